@@ -1,0 +1,143 @@
+"""Devices, seeds and mixed precision: the setup lines at the top of every chapter.
+
+Chapter 01 introduces these helpers: pick the best device, make a run repeatable,
+and turn on mixed precision where it helps (CUDA) and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+_DEVICE_NAMES = ("cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple MPS, then the CPU.
+
+    ``prefer`` ("cpu", "cuda" or "mps") forces one device and fails loudly if it is
+    not available. Chapter 01 uses it as ``device = get_device()``.
+    """
+    if prefer is not None and prefer not in _DEVICE_NAMES:
+        raise ValueError(f"prefer must be one of {_DEVICE_NAMES} or None, got {prefer!r}")
+    if prefer == "cuda" and not torch.cuda.is_available():
+        raise ValueError("prefer='cuda' but CUDA is not available on this machine")
+    if prefer == "mps" and not _mps_available():
+        raise ValueError("prefer='mps' but Apple MPS is not available on this machine")
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU).
+
+    ``deterministic=True`` also asks torch for deterministic kernels (warning, not
+    failing, where none exists) and turns off cuDNN autotuning; ``False`` leaves
+    those switches as they are. Chapter 01 explains why a seed alone is not always
+    enough on a GPU.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    if not isinstance(deterministic, bool):
+        raise ValueError(f"deterministic must be a bool, got {deterministic!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device (lazily)
+    if deterministic:
+        # cuBLAS needs this workspace setting for reproducible matmuls on CUDA.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def _as_device(device: Any, name: str = "device") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if isinstance(device, str):
+        try:
+            return torch.device(device)
+        except RuntimeError:
+            pass
+    raise ValueError(f"{name} must be a torch.device or a device string like 'cpu', got {device!r}")
+
+
+def amp_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype mixed precision uses on ``device``, or None where it is off.
+
+    CUDA: bfloat16 when the GPU supports it (no loss scaling needed), else float16.
+    CPU and MPS: None (full float32). Chapter 01 compares the three number formats.
+    """
+    device = _as_device(device)
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(
+    device: torch.device | str, enabled: bool = True, dtype: torch.dtype | None = None
+) -> AbstractContextManager:
+    """Mixed precision where it pays: ``torch.autocast`` on CUDA, a no-op elsewhere.
+
+    Use it as ``with autocast(device): loss = model(x)``. ``dtype`` overrides the
+    choice of :func:`amp_dtype` (float16 or bfloat16). Chapter 01 shows the speed-up.
+    """
+    device = _as_device(device)
+    if not isinstance(enabled, bool):
+        raise ValueError(f"enabled must be a bool, got {enabled!r}")
+    if dtype is not None and dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"dtype must be torch.float16, torch.bfloat16 or None, got {dtype!r}")
+    if not enabled or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=dtype or amp_dtype(device))
+
+
+def map_tensors(obj: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    """Apply ``fn`` to every tensor in a nested dict / list / tuple; keep the rest as is."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, Mapping):
+        mapped = {k: map_tensors(v, fn) for k, v in obj.items()}
+        if type(obj) is dict:
+            return mapped
+        try:
+            return type(obj)(mapped)  # keep OrderedDict and friends
+        except TypeError:
+            return mapped
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
+        return type(obj)(*(map_tensors(v, fn) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map_tensors(v, fn) for v in obj)
+    return obj
+
+
+def to_device(batch: Any, device: torch.device | str, non_blocking: bool | None = None) -> Any:
+    """Move every tensor in a (nested dict / list / tuple) batch to ``device``.
+
+    Non-tensors (strings, ints, None) pass through unchanged. ``non_blocking``
+    defaults to True on CUDA, which overlaps the copy with compute when the loader
+    uses ``pin_memory=True``. Chapter 01 moves its first batch with it.
+    """
+    device = _as_device(device)
+    if non_blocking is None:
+        non_blocking = device.type == "cuda"
+    elif not isinstance(non_blocking, bool):
+        raise ValueError(f"non_blocking must be a bool or None, got {non_blocking!r}")
+    return map_tensors(batch, lambda t: t.to(device, non_blocking=non_blocking))

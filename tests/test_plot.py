@@ -1,0 +1,112 @@
+"""Tests for mmtutorial.plot: training curves and image grids (headless)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from mmtutorial.plot import plot_history, show_images  # noqa: E402
+
+HISTORY = {
+    "epoch": [1.0, 2.0, 3.0],
+    "train_loss": [1.0, 0.6, 0.4],
+    "train_acc": [0.5, 0.7, 0.8],
+    "step_loss": [1.2, 1.0, 0.8, 0.7, 0.6, 0.5],
+    "lr": [0.1] * 6,
+    "val_loss": [0.9, 0.7, 0.5],
+    "val_acc": [0.55, 0.65, 0.75],
+}
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_history_one_panel_per_quantity():
+    fig = plot_history(HISTORY)
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    assert [ax.get_ylabel() for ax in axes] == ["loss", "acc"]
+    labels = [line.get_label() for line in axes[0].get_lines()]
+    assert labels == ["step_loss", "train_loss", "val_loss"]  # lr is not plotted by default
+    np.testing.assert_allclose(axes[0].get_lines()[0].get_xdata()[-1], 3.0)  # steps span the epochs
+
+
+def test_plot_history_selected_keys_into_given_axes():
+    fig, ax = plt.subplots()
+    out = plot_history(HISTORY, keys=["train_loss", "val_loss"], ax=ax)
+    assert out is fig and len(ax.get_lines()) == 2
+
+
+def test_plot_history_without_epoch_entry():
+    fig = plot_history({"train_loss": [3.0, 2.0]})
+    np.testing.assert_array_equal(fig.get_axes()[0].get_lines()[0].get_xdata(), [1, 2])
+
+
+@pytest.mark.parametrize(
+    "history, kwargs, match",
+    [
+        ([1, 2], {}, "history"),
+        ({"train_loss": []}, {}, "nothing to plot"),
+        (HISTORY, {"keys": ["nope"]}, "not in history"),
+        (HISTORY, {"keys": "train_loss"}, "keys"),
+        (HISTORY, {"keys": []}, "keys"),
+        (HISTORY, {"ax": "left"}, "ax"),
+    ],
+)
+def test_plot_history_rejects_bad_input(history, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plot_history(history, **kwargs)
+
+
+def test_show_images_colour_grid_with_wrapped_captions():
+    images = torch.rand(5, 3, 8, 8)
+    captions = ["a small red square"] * 4 + ["a very long caption " * 4]
+    fig = show_images(images, captions, ncols=3)
+    axes = fig.get_axes()
+    assert len(axes) == 6  # 2 rows x 3 columns, the last one empty
+    assert axes[0].get_title() == "a small red square"
+    assert "\n" in axes[4].get_title()
+    assert axes[0].get_images()[0].get_array().shape == (8, 8, 3)
+    assert not axes[5].get_images()
+
+
+@pytest.mark.parametrize(
+    "images",
+    [
+        np.random.rand(3, 6, 6),
+        torch.rand(3, 1, 6, 6),
+        [torch.rand(6, 6) for _ in range(3)],
+        torch.rand(3, 6, 6) * 3,  # out of range: clipped
+    ],
+)
+def test_show_images_grey_inputs(images):
+    fig = show_images(images)
+    axes = fig.get_axes()
+    assert len(axes) == 3
+    data = axes[0].get_images()[0].get_array()
+    assert data.shape == (6, 6) and data.max() <= 1.0  # clipped to [0, 1]
+
+
+@pytest.mark.parametrize(
+    "images, kwargs, match",
+    [
+        (torch.rand(6, 6), {}, "shape"),
+        (torch.rand(2, 2, 6, 6), {}, "shape"),
+        (torch.rand(0, 6, 6), {}, "N=0"),
+        (torch.rand(2, 6, 6), {"captions": ["one"]}, "captions"),
+        (torch.rand(2, 6, 6), {"captions": "ab"}, "captions"),
+        (torch.rand(2, 6, 6), {"ncols": 0}, "ncols"),
+        ("pixels", {}, "images"),
+    ],
+)
+def test_show_images_rejects_bad_input(images, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        show_images(images, **kwargs)

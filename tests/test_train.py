@@ -1,0 +1,701 @@
+"""Tests for mmtutorial.train.Trainer: fitting, evaluation, checkpoints and exact resume."""
+
+import math
+import os
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+import mmtutorial.train as train_module
+from mmtutorial.device import seed_everything
+from mmtutorial.metrics import accuracy
+from mmtutorial.train import Trainer
+
+N, D, BATCH = 100, 8, 16  # 7 batches per epoch, the last one of 4
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and a busy machine makes more threads far slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def toy_data(n=N, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, D, generator=g)  # (N, D)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).long()  # (N,) linearly separable
+    return X, y
+
+
+def mlp(dropout=0.2, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(D, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
+
+
+def make_trainer(model=None, lr=0.05, **kwargs):
+    model = mlp() if model is None else model
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    kwargs.setdefault("device", "cpu")
+    kwargs.setdefault("progress", None)
+    return Trainer(model, opt, nn.CrossEntropyLoss(), **kwargs)
+
+
+def loaders(shuffle=True, generator=None, batch_size=BATCH, n=N):
+    X, y = toy_data(n)
+    train = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, generator=generator)
+    val = DataLoader(TensorDataset(X[:40], y[:40]), batch_size=batch_size)
+    return train, val
+
+
+# ------------------------------------------------------------------------------- fitting
+
+
+def test_fit_learns_a_separable_problem():
+    train, val = loaders()
+    trainer = make_trainer(metrics={"acc": accuracy})
+    history = trainer.fit(train, val, epochs=6)
+    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+    assert history["val_acc"][-1] > 0.9
+    assert trainer.epoch == 6 and trainer.step == 6 * 7
+
+
+def test_history_keys_and_lengths():
+    train, val = loaders()
+    trainer = make_trainer(metrics={"acc": accuracy}, grad_clip=1.0)
+    history = trainer.fit(train, val, epochs=2)
+    assert set(history) == {
+        "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "step_loss", "lr", "grad_norm"
+    }
+    assert history["epoch"] == [1.0, 2.0]
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert len(history[key]) == 2 and all(isinstance(v, float) for v in history[key])
+    for key in ("step_loss", "lr", "grad_norm"):
+        assert len(history[key]) == 14
+    assert history is trainer.history
+
+
+def test_train_loss_is_the_mean_of_step_losses_weighted_by_batch_size():
+    train, _ = loaders(shuffle=False)
+    trainer = make_trainer(model=mlp(dropout=0.0))
+    h = trainer.fit(train, epochs=1)
+    sizes = [16] * 6 + [4]
+    expected = sum(loss * n for loss, n in zip(h["step_loss"], sizes)) / N
+    assert h["train_loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_matches_a_hand_computation():
+    X, y = toy_data(10)
+    loader = DataLoader(TensorDataset(X, y), batch_size=4)  # batches of 4, 4, 2
+    trainer = make_trainer(metrics={"acc": accuracy})
+    result = trainer.evaluate(loader)
+    model = trainer.model.eval()
+    with torch.no_grad():
+        logits = model(X)
+    assert result["loss"] == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert result["acc"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    assert set(result) == {"loss", "acc"}
+
+
+def test_evaluate_restores_the_mode_and_the_random_state():
+    train, val = loaders()
+    trainer = make_trainer(model=mlp(dropout=0.5))
+    trainer.model.train()
+    state = torch.get_rng_state()
+    first = trainer.evaluate(val)
+    assert trainer.evaluate(val) == first  # dropout is off while evaluating
+    assert trainer.model.training
+    assert torch.equal(torch.get_rng_state(), state)
+    trainer.model.eval()
+    trainer.evaluate(val)
+    assert not trainer.model.training
+
+
+def test_metrics_are_weighted_by_batch_size():
+    # Targets 1, 1, 1 | 0: the mean of batch means would be 0.5, the true mean is 0.75.
+    X = torch.zeros(4, D)
+    y = torch.tensor([1, 1, 1, 0])
+    loader = DataLoader(TensorDataset(X, y), batch_size=3)
+    mean_target = {"mean_y": lambda out, target: target.float().mean()}
+    trainer = make_trainer(metrics=mean_target)
+    assert trainer.evaluate(loader)["mean_y"] == pytest.approx(0.75)
+    assert trainer.fit(loader, epochs=1)["train_mean_y"] == [pytest.approx(0.75)]
+
+
+def test_grad_clip_bounds_the_gradient_norm():
+    train, _ = loaders()
+    trainer = make_trainer(grad_clip=0.01)
+    trainer.fit(train, epochs=1)
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in trainer.model.parameters()]))
+    assert norm <= 0.01 * (1 + 1e-4)
+    assert max(trainer.history["grad_norm"]) > 0.01  # the recorded norm is before clipping
+
+
+@pytest.mark.parametrize("grad_clip", [-1, 0, float("nan"), float("inf"), True, "1"])
+def test_grad_clip_rejects_bad_values(grad_clip):
+    with pytest.raises(ValueError, match="grad_clip must be a positive number or None"):
+        make_trainer(grad_clip=grad_clip)
+
+
+class DictModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = mlp(dropout=0.0)
+
+    def forward(self, batch):
+        return self.net(batch["x"])
+
+
+class DictData(Dataset):
+    def __init__(self, key="label"):
+        self.X, self.y = toy_data(32)
+        self.key = key
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return {"x": self.X[i], self.key: self.y[i], "caption": f"item {i}"}
+
+
+@pytest.mark.parametrize("key", ["label", "y"])
+def test_dict_batches(key):
+    loader = DataLoader(DictData(key), batch_size=8)
+    trainer = make_trainer(model=DictModel(), target_key=key, metrics={"acc": accuracy})
+    history = trainer.fit(loader, loader, epochs=2)
+    assert len(history["step_loss"]) == 8 and len(history["val_acc"]) == 2
+    assert trainer.predict(loader).shape == (32, 2)
+
+
+def test_dict_batch_without_the_target_key():
+    loader = DataLoader(DictData("y"), batch_size=8)
+    trainer = make_trainer(model=DictModel())  # target_key="label"
+    with pytest.raises(ValueError, match="target_key='label'"):
+        trainer.fit(loader)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(D, 2), nn.Linear(3, 2)
+
+    def forward(self, x, z):
+        return self.a(x) + self.b(z)
+
+
+def test_tuple_batches_with_two_inputs():
+    X, y = toy_data(24)
+    Z = torch.randn(24, 3)
+    loader = DataLoader(TensorDataset(X, Z, y), batch_size=8)
+    trainer = make_trainer(model=TwoInputs())
+    trainer.fit(loader, epochs=1)
+    assert trainer.step == 3
+    assert trainer.predict(loader).shape == (24, 2)
+
+
+def test_step_fn_replaces_the_batch_convention():
+    calls = []
+
+    def step_fn(model, batch):
+        x, y = batch["pair"]
+        out = model(x)
+        calls.append(len(y))
+        return nn.functional.cross_entropy(out, y), out, y
+
+    X, y = toy_data(20)
+    batches = [{"pair": (X[i:i + 5], y[i:i + 5])} for i in range(0, 20, 5)]
+    model = mlp()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), step_fn=step_fn,
+                      metrics={"acc": accuracy}, device="cpu", progress=None)
+    trainer.fit(batches, epochs=2)
+    assert calls == [5] * 8 and trainer.step == 8
+    assert 0.0 <= trainer.evaluate(batches)["acc"] <= 1.0
+    assert trainer.predict(batches).shape == (20, 2)
+
+
+def test_step_fn_must_return_three_values():
+    model = mlp()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                      step_fn=lambda m, b: m(b[0]).sum(), device="cpu", progress=None)
+    with pytest.raises(ValueError, match="step_fn must return"):
+        trainer.fit([toy_data(4)])
+
+
+def test_scheduler_steps_once_per_optimizer_step():
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), scheduler=sched, device="cpu", progress=None)
+    train, _ = loaders()
+    trainer.fit(train, epochs=2)
+    assert sched.last_epoch == 14
+    assert trainer.history["lr"] == [0.5**i for i in range(14)]  # the lr each step used
+
+
+@pytest.mark.parametrize("init_scale", [2.0**127, float("inf")])
+def test_the_loss_scaling_path(init_scale):
+    # float16 training on CUDA uses a GradScaler; the CPU version exercises the same code.
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, 0.9)
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), scheduler=sched, grad_clip=1.0, device="cpu",
+                      progress=None)
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=init_scale)
+    before = [p.clone() for p in model.parameters()]
+    train, _ = loaders()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "scheduler before optimizer" warning on skipped steps
+        trainer.fit(train, epochs=1)
+    assert sched.last_epoch == 7
+    changed = any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    if math.isfinite(init_scale):
+        assert changed and max(trainer.history["grad_norm"]) < 10  # clipped after unscaling
+    else:
+        assert not changed  # every step overflowed and was skipped
+    assert "scaler" in trainer.state_dict() and trainer.state_dict()["scaler"]["scale"] > 0
+
+
+def test_max_steps_stops_mid_epoch_and_the_next_fit_finishes_the_epoch():
+    train, val = loaders()
+    trainer = make_trainer()
+    h = trainer.fit(train, val, epochs=2, max_steps=3)
+    assert trainer.step == 3 and trainer.epoch == 0 and trainer.batch_in_epoch == 3
+    assert h["epoch"] == [pytest.approx(3 / 7)] and len(h["val_loss"]) == 1  # a partial epoch
+    h = trainer.fit(train, val, epochs=2)
+    assert trainer.step == 14 and h["epoch"] == [1.0, 2.0] and len(h["val_loss"]) == 2
+
+
+def test_max_steps_on_an_epoch_boundary_logs_a_full_epoch():
+    train, _ = loaders()
+    trainer = make_trainer()
+    h = trainer.fit(train, epochs=3, max_steps=7)
+    assert trainer.epoch == 1 and trainer.batch_in_epoch == 0 and h["epoch"] == [1.0]
+
+
+def test_fit_with_nothing_left_to_do_warns():
+    train, _ = loaders()
+    trainer = make_trainer()
+    trainer.fit(train, epochs=1)
+    with pytest.warns(UserWarning, match="nothing to train"):
+        trainer.fit(train, epochs=1)
+    with pytest.warns(UserWarning, match="nothing to train"):
+        trainer.fit(train, epochs=5, max_steps=7)
+    assert trainer.step == 7
+
+
+def test_an_interrupted_fit_can_be_continued():
+    calls = {"n": 0}
+
+    def flaky_loss(out, target):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # the reader presses stop in the middle of epoch 1
+        return nn.functional.cross_entropy(out, target)
+
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, opt, flaky_loss, device="cpu", progress=None)
+    train, _ = loaders()
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(train, epochs=2)
+    assert trainer.step == 4 and trainer.batch_in_epoch == 4 and len(trainer.history["step_loss"]) == 4
+    trainer.fit(train, epochs=2)
+    assert trainer.step == 14 and trainer.epoch == 2 and trainer.history["epoch"] == [1.0, 2.0]
+
+
+def test_an_empty_train_loader_is_rejected():
+    with pytest.raises(ValueError, match="at least one batch per epoch"):
+        make_trainer().fit([], epochs=1)
+
+
+@pytest.mark.parametrize("batch", [torch.zeros(4, D), (torch.zeros(4, D),), 3])
+def test_unknown_batch_layouts_are_rejected(batch):
+    with pytest.raises(ValueError, match="batch must be"):
+        make_trainer().fit([batch])
+
+
+def test_the_loss_must_be_a_batch_mean():
+    model = mlp()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                      nn.CrossEntropyLoss(reduction="none"), device="cpu", progress=None)
+    with pytest.raises(ValueError, match="0-d tensor"):
+        trainer.fit([toy_data(4)])
+
+
+def test_predict_concatenates_outputs_in_order():
+    X, y = toy_data(10)
+    trainer = make_trainer(model=mlp(dropout=0.0))
+    with torch.no_grad():
+        expected = trainer.model(X)
+    out = trainer.predict(DataLoader(TensorDataset(X, y), batch_size=4))
+    torch.testing.assert_close(out, expected)
+    bare = trainer.predict([X[:6], X[6:]])  # batches without targets
+    torch.testing.assert_close(bare, expected)
+
+
+def test_predict_structured_outputs():
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(D, 2)
+
+        def forward(self, x):
+            out = self.lin(x)
+            return {"logits": out, "pair": (out, out.argmax(1))}
+
+    X, y = toy_data(10)
+    out = make_trainer(model=Both()).predict(DataLoader(TensorDataset(X, y), batch_size=4))
+    assert out["logits"].shape == (10, 2) and out["pair"][1].shape == (10,)
+
+
+def test_empty_loaders_are_rejected():
+    trainer = make_trainer()
+    with pytest.raises(ValueError, match="at least one batch"):
+        trainer.evaluate([])
+    with pytest.raises(ValueError, match="at least one batch"):
+        trainer.predict([])
+    with pytest.raises(ValueError, match="loader must be an iterable"):
+        trainer.evaluate(5)
+    with pytest.raises(ValueError, match="loader must be an iterable"):
+        trainer.predict(5)
+
+
+def test_progress_print_writes_one_line_per_epoch(capsys):
+    train, val = loaders()
+    make_trainer(progress="print", metrics={"acc": accuracy}).fit(train, val, epochs=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("epoch 1/2") and "train_loss" in lines[0] and "val_acc" in lines[1]
+
+
+def test_progress_bar_and_plot_run(capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    train, val = loaders()
+    make_trainer(progress="bar").fit(train, val, epochs=1)
+    assert "7/7" in capsys.readouterr().err
+    make_trainer(progress="plot").fit(train, val, epochs=1)
+    assert "Figure" in capsys.readouterr().out  # IPython's display() outside a notebook
+
+
+def test_channels_last_conv_model():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    x, y = torch.rand(8, 3, 6, 6), torch.randint(0, 2, (8,))
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                      device="cpu", progress=None, channels_last=True)
+    assert trainer.model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    trainer.fit([(x, y)], epochs=2)
+    assert trainer.step == 2
+
+
+def _bad(**kwargs):
+    model = mlp()
+    args = {"model": model, "optimizer": torch.optim.SGD(model.parameters(), lr=0.1),
+            "loss_fn": nn.CrossEntropyLoss()}
+    args.update(kwargs)
+    return args
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"model": "mlp"}, "model must be"),
+        ({"optimizer": "sgd"}, "optimizer must be"),
+        ({"loss_fn": None}, "loss_fn must be given"),
+        ({"loss_fn": 3}, "loss_fn must be callable"),
+        ({"step_fn": 3}, "step_fn must be callable"),
+        ({"scheduler": 0.5}, "scheduler must be"),
+        ({"device": 7}, "device must be"),
+        ({"amp": "yes"}, "amp must be"),
+        ({"metrics": [accuracy]}, "metrics must be"),
+        ({"metrics": {"loss": accuracy}}, "metrics must map"),
+        ({"metrics": {"acc": 1}}, "metrics must map"),
+        ({"target_key": None}, "target_key must be"),
+        ({"progress": "tqdm"}, "progress must be one of"),
+        ({"channels_last": 1}, "channels_last must be"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs, match):
+    args = _bad(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        Trainer(args.pop("model"), args.pop("optimizer"), args.pop("loss_fn"), **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"train_loader": 5}, "train_loader must be"),
+        ({"val_loader": 5}, "val_loader must be"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"epochs": 1.5}, "epochs must be"),
+        ({"max_steps": 0}, "max_steps must be"),
+        ({"checkpoint_path": 3}, "checkpoint_path must be"),
+        ({"checkpoint_every": 0, "checkpoint_path": "x.pt"}, "checkpoint_every must be"),
+        ({"checkpoint_every": 5}, "checkpoint_every needs checkpoint_path"),
+    ],
+)
+def test_fit_rejects_bad_arguments(kwargs, match):
+    args = {"train_loader": [toy_data(4)]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        make_trainer().fit(args.pop("train_loader"), **args)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    train, val = loaders()
+    trainer = make_trainer(metrics={"acc": accuracy})
+    trainer.fit(train, val, epochs=1, max_steps=3)
+    path = tmp_path / "ckpt.pt"
+    trainer.save_checkpoint(path)
+    state = torch.load(path, weights_only=True)
+    assert {"model", "optimizer", "scheduler", "scaler", "step", "epoch", "batch_in_epoch",
+            "history", "rng", "epoch_start_rng", "meters"} <= set(state)
+    assert state["step"] == 3 and state["batch_in_epoch"] == 3
+    assert set(state["rng"]) == {"python", "numpy", "torch", "cuda", "loader"}
+    other = make_trainer(model=mlp(seed=1), metrics={"acc": accuracy})
+    other.load_checkpoint(str(path))
+    for a, b in zip(trainer.model.parameters(), other.model.parameters()):
+        assert torch.equal(a, b)
+    assert other.history == trainer.history and other.step == 3
+
+
+def test_successful_save_leaves_exactly_one_file(tmp_path):
+    trainer = make_trainer()
+    trainer.save_checkpoint(tmp_path / "sub" / "ckpt.pt")  # creates the folder
+    trainer.save_checkpoint(tmp_path / "sub" / "ckpt.pt")  # overwrites
+    assert os.listdir(tmp_path / "sub") == ["ckpt.pt"]
+
+
+def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    trainer = make_trainer()
+    trainer.save_checkpoint(path)
+    before = path.read_bytes()
+
+    real_save = torch.save
+
+    def crash_midway(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save_checkpoint(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["ckpt.pt"]
+
+    # The temp file is complete, but the rename fails.
+    monkeypatch.setattr(torch, "save", real_save)
+    real_replace = os.replace
+
+    def fail_replace(src, dst):
+        assert os.path.getsize(src) > 0
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(os, "replace", fail_replace)
+    with pytest.raises(OSError, match="rename failed"):
+        trainer.save_checkpoint(path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["ckpt.pt"]
+    make_trainer().load_checkpoint(path)  # still a valid checkpoint
+
+
+def test_checkpoint_every_writes_during_training(tmp_path, monkeypatch):
+    saved_at = []
+    real = train_module._atomic_save
+    def spy(obj, path):
+        saved_at.append(obj["step"])
+        real(obj, path)
+
+    monkeypatch.setattr(train_module, "_atomic_save", spy)
+    train, _ = loaders()
+    make_trainer().fit(train, epochs=1, checkpoint_path=tmp_path / "c.pt", checkpoint_every=3)
+    assert saved_at == [3, 6, 7]  # every 3 steps, and at the end
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["step"] == 7
+
+
+def test_load_checkpoint_rejects_bad_files(tmp_path):
+    trainer = make_trainer()
+    with pytest.raises(FileNotFoundError):
+        trainer.load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="path must be"):
+        trainer.load_checkpoint(3)
+    with pytest.raises(ValueError, match="path must be"):
+        trainer.save_checkpoint(None)
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="missing keys"):
+        trainer.load_checkpoint(tmp_path / "other.pt")
+
+
+def test_load_checkpoint_needs_a_matching_scheduler(tmp_path):
+    trainer = make_trainer()
+    trainer.save_checkpoint(tmp_path / "c.pt")
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with_sched = Trainer(model, opt, nn.CrossEntropyLoss(), device="cpu", progress=None,
+                         scheduler=torch.optim.lr_scheduler.StepLR(opt, 1))
+    with pytest.raises(ValueError, match="scheduler must match"):
+        with_sched.load_checkpoint(tmp_path / "c.pt")
+
+
+# ---------------------------------------------------------------------------- exact resume
+# Training N steps straight must equal training k steps, saving, and finishing the same
+# fit in a brand-new Trainer (new model, optimizer, scheduler, loaders), bit for bit.
+
+EPOCHS = 3  # 21 steps
+
+
+def build(use_generator, model_seed=0, dataset=None, num_workers=0):
+    model = mlp(dropout=0.3, seed=model_seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.02)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=EPOCHS * 7)
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), scheduler=sched, metrics={"acc": accuracy},
+                      device="cpu", progress=None)
+    X, y = toy_data()
+    gen = torch.Generator().manual_seed(7) if use_generator else None
+    train = DataLoader(dataset or TensorDataset(X, y), batch_size=BATCH, shuffle=True, generator=gen,
+                       num_workers=num_workers)
+    val = DataLoader(TensorDataset(X[:40], y[:40]), batch_size=BATCH, shuffle=True)  # uses the RNG too
+    return trainer, train, val
+
+
+def straight_run(use_generator, epochs=EPOCHS, **kwargs):
+    seed_everything(1234)
+    trainer, train, val = build(use_generator, **kwargs)
+    trainer.fit(train, val, epochs=epochs)
+    return trainer
+
+
+def assert_same_training(a, b):
+    for (name, p), q in zip(a.model.named_parameters(), b.model.parameters()):
+        assert torch.equal(p, q), name
+    assert a.history == b.history
+    assert a.step == b.step and a.epoch == b.epoch
+    assert a.scheduler.state_dict() == b.scheduler.state_dict()
+    sa, sb = a.optimizer.state_dict()["state"], b.optimizer.state_dict()["state"]
+    for i in sa:
+        for key in sa[i]:
+            assert torch.equal(sa[i][key], sb[i][key])
+
+
+@pytest.fixture(scope="module")
+def straight():
+    return {g: straight_run(g) for g in (False, True)}
+
+
+@pytest.mark.parametrize("use_generator", [False, True])
+@pytest.mark.parametrize("k", [3, 7, 10, 20])  # mid-epoch, epoch boundary, mid-epoch, last epoch
+def test_resume_from_a_checkpoint_is_exact(straight, tmp_path, use_generator, k):
+    seed_everything(1234)
+    first, train, val = build(use_generator)
+    first.fit(train, val, epochs=EPOCHS, max_steps=k, checkpoint_path=tmp_path / "c.pt")
+    assert first.step == k
+
+    torch.manual_seed(999)  # the new process starts from some other random state
+    torch.rand(10)
+    resumed, train, val = build(use_generator, model_seed=5)
+    resumed.load_checkpoint(tmp_path / "c.pt")
+    resumed.fit(train, val, epochs=EPOCHS)
+    assert_same_training(straight[use_generator], resumed)
+
+
+def test_resume_in_memory_after_max_steps(straight):
+    seed_everything(1234)
+    trainer, train, val = build(False)
+    trainer.fit(train, val, epochs=EPOCHS, max_steps=5)
+    torch.rand(100)  # the notebook does something random in between
+    trainer.fit(train, val, epochs=EPOCHS, max_steps=12)
+    trainer.fit(train, val, epochs=EPOCHS)
+    assert_same_training(straight[False], trainer)
+
+
+def test_resume_from_a_checkpoint_written_during_training(straight, tmp_path, monkeypatch):
+    copies = {}
+    real = train_module._atomic_save
+
+    def keep_copies(obj, path):
+        real(obj, path)
+        copies[obj["step"]] = path.read_bytes()
+
+    monkeypatch.setattr(train_module, "_atomic_save", keep_copies)
+    seed_everything(1234)
+    trainer, train, val = build(True)
+    trainer.fit(train, val, epochs=EPOCHS, checkpoint_path=tmp_path / "c.pt", checkpoint_every=9)
+    assert_same_training(straight[True], trainer)  # saving does not disturb training
+    (tmp_path / "step9.pt").write_bytes(copies[9])
+    resumed, train, val = build(True, model_seed=3)
+    resumed.load_checkpoint(tmp_path / "step9.pt")
+    resumed.fit(train, val, epochs=EPOCHS)
+    assert_same_training(straight[True], resumed)
+
+
+class NoisyData(Dataset):
+    """Random augmentation in __getitem__ from torch, NumPy and Python generators."""
+
+    def __init__(self):
+        self.X, self.y = toy_data()
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        import random
+
+        import numpy as np
+
+        noise = 0.1 * torch.randn(D) + float(np.random.rand()) * 0.01 + random.random() * 0.01
+        return self.X[i] + noise, self.y[i]
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_resume_with_random_augmentation(tmp_path, num_workers):
+    data = NoisyData()
+    reference = straight_run(False, epochs=2, dataset=data, num_workers=num_workers)
+    seed_everything(1234)
+    first, train, val = build(False, dataset=data, num_workers=num_workers)
+    first.fit(train, val, epochs=2, max_steps=11, checkpoint_path=tmp_path / "c.pt")
+    resumed, train, val = build(False, model_seed=2, dataset=data, num_workers=num_workers)
+    resumed.load_checkpoint(tmp_path / "c.pt")
+    resumed.fit(train, val, epochs=2)
+    assert_same_training(reference, resumed)
+
+
+def test_resume_respects_a_global_max_steps(tmp_path):
+    seed_everything(1234)
+    reference, train, val = build(False)
+    reference.fit(train, val, epochs=EPOCHS, max_steps=15)
+    seed_everything(1234)
+    first, train, val = build(False)
+    first.fit(train, val, epochs=EPOCHS, max_steps=6, checkpoint_path=tmp_path / "c.pt")
+    resumed, train, val = build(False, model_seed=4)
+    resumed.load_checkpoint(tmp_path / "c.pt")
+    resumed.fit(train, val, epochs=EPOCHS, max_steps=15)
+    assert resumed.step == 15
+    assert_same_training(reference, resumed)
+
+
+def test_resume_with_a_shorter_loader_is_rejected(tmp_path):
+    torch.manual_seed(0)
+    first, train, val = build(False)
+    first.fit(train, epochs=EPOCHS, max_steps=5, checkpoint_path=tmp_path / "c.pt")
+    resumed, _, _ = build(False)
+    resumed.load_checkpoint(tmp_path / "c.pt")
+    short, _ = loaders(n=40)  # 3 batches per epoch
+    with pytest.raises(ValueError, match="already trained on"):
+        resumed.fit(short, epochs=EPOCHS)
+
+
+def test_checkpoint_and_history_stay_finite():
+    trainer = straight_run(False)
+    assert all(math.isfinite(v) for v in trainer.history["step_loss"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer.state_dict()
