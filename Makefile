@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 JB     := $(BIN)/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test test-unit test-notebooks test-site bench gpu-check clean
+.PHONY: install book test bench report gpu-check clean
 
 install: $(STAMP) node_modules/.stamp _vendor/mathjax/tex-mml-chtml.js
 	@bash tools/apt_install.sh
@@ -33,7 +33,11 @@ test: install
 	$(BIN)/python -m pytest -q tests -m "not site"
 	$(BIN)/python -m pytest -q --nbval-lax notebooks
 	$(JB) build . -W -n --keep-going
+	$(BIN)/python tools/exec_report.py
 	$(BIN)/python -m pytest -q tests -m site
+
+report:
+	$(BIN)/python tools/exec_report.py
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
