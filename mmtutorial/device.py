@@ -50,8 +50,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
     ``deterministic=True`` also asks torch for deterministic kernels (warning, not
     failing, where none exists) and turns off cuDNN autotuning; ``False`` leaves
-    those switches as they are. Chapter 01 explains why a seed alone is not always
-    enough on a GPU.
+    those switches as they are: on a GPU a seed alone does not make every kernel
+    deterministic.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
@@ -83,7 +83,7 @@ def amp_dtype(device: torch.device | str) -> torch.dtype | None:
     """The autocast dtype mixed precision uses on ``device``, or None where it is off.
 
     CUDA: bfloat16 when the GPU supports it (no loss scaling needed), else float16.
-    CPU and MPS: None (full float32). Chapter 01 compares the three number formats.
+    CPU and MPS: None (full float32). Chapter 05 explains mixed precision.
     """
     device = _as_device(device)
     if device.type != "cuda":
@@ -97,7 +97,7 @@ def autocast(
     """Mixed precision where it pays: ``torch.autocast`` on CUDA, a no-op elsewhere.
 
     Use it as ``with autocast(device): loss = model(x)``. ``dtype`` overrides the
-    choice of :func:`amp_dtype` (float16 or bfloat16). Chapter 01 shows the speed-up.
+    choice of :func:`amp_dtype` (float16 or bfloat16). Chapter 05 measures the speed-up.
     """
     device = _as_device(device)
     if not isinstance(enabled, bool):
@@ -133,7 +133,7 @@ def to_device(batch: Any, device: torch.device | str, non_blocking: bool | None 
 
     Non-tensors (strings, ints, None) pass through unchanged. ``non_blocking``
     defaults to True on CUDA, which overlaps the copy with compute when the loader
-    uses ``pin_memory=True``. Chapter 01 moves its first batch with it.
+    uses ``pin_memory=True`` (Chapter 05).
     """
     device = _as_device(device)
     if non_blocking is None:

@@ -1,6 +1,6 @@
 """Metrics that summarise a batch or a whole evaluation in one number.
 
-Chapter 02 defines accuracy and the running mean the Trainer uses; later chapters
+Accuracy (Chapter 01's probes) and the running mean the Trainer uses; later chapters
 add retrieval (recall@K), speech (WER) and F1 here.
 """
 
@@ -27,7 +27,6 @@ def accuracy(out: Any, target: Any) -> float:
     prediction is the arg-max over the last axis; (B, T, C) with (B, T) works the
     same way) or predicted labels with exactly the target's shape. For one binary
     logit per example, threshold first: ``accuracy(logits > 0, y)``.
-    Chapter 02 computes it by hand before using this version.
     """
     out, target = _as_tensor(out, "out"), _as_tensor(target, "target")
     if target.ndim == 0 or target.numel() == 0:
@@ -48,7 +47,6 @@ def topk_accuracy(out: Any, target: Any, k: int) -> float:
     """Fraction of examples whose target is among the ``k`` highest logits.
 
     ``out``: logits (B, C); ``target``: labels (B,); ``1 <= k <= C``.
-    Chapter 02 uses top-5 to judge a classifier with many similar classes.
     """
     out, target = _as_tensor(out, "out"), _as_tensor(target, "target")
     if out.ndim != 2 or out.shape[0] == 0:
@@ -67,8 +65,8 @@ class RunningMean:
 
     ``update(batch_mean, n)`` adds a batch of ``n`` items; ``value`` is the mean so
     far. Tensors are summed on their own device without ``.item()``, so updating
-    never waits for the GPU. Chapter 02 shows why an average of batch means is
-    wrong when the last batch is smaller.
+    never waits for the GPU. Weighting by the batch size matters: an average of batch
+    means is wrong when the last batch is smaller.
     """
 
     def __init__(self) -> None:

@@ -1,6 +1,6 @@
 """One Trainer for every chapter: fit, evaluate, predict, checkpoint and resume exactly.
 
-Chapter 02 builds the training loop by hand (forward, loss, backward, step) and then
+Chapter 05 builds the training loop by hand (forward, loss, backward, step) and then
 swaps it for :class:`Trainer`, which adds what every later chapter needs around
 those four lines: moving batches to the device, mixed precision on CUDA, gradient
 clipping, a learning-rate schedule, metrics, a history to plot, a progress display,
@@ -195,7 +195,7 @@ def _is_positive_int(x: Any) -> bool:
 class Trainer:
     """Train, evaluate and checkpoint a model; the loop every chapter shares.
 
-    Chapter 02 builds this loop by hand and then hands it over to ``Trainer``::
+    Chapter 05 builds this loop by hand and then hands it over to ``Trainer``::
 
         trainer = Trainer(model, torch.optim.AdamW(model.parameters(), lr=1e-3),
                           nn.CrossEntropyLoss(), metrics={"acc": accuracy})
@@ -435,7 +435,7 @@ class Trainer:
         Returns :attr:`history`: per-epoch ``epoch``, ``train_loss``,
         ``train_<metric>``, ``val_loss``, ``val_<metric>``, and per-step
         ``step_loss``, ``lr`` (and ``grad_norm`` when clipping).
-        Chapter 02 replaces its hand-written loop with this call.
+        Chapter 05 replaces its hand-written loop with this call.
         """
         if not isinstance(train_loader, Iterable):
             got = type(train_loader).__name__
@@ -609,25 +609,20 @@ class Trainer:
 
         Runs under ``torch.no_grad()`` in eval mode (dropout off) and restores the
         model's mode and every random generator afterwards, so validating never
-        changes what training does. Chapter 02 checks it against a hand computation.
+        changes what training does.
         """
         if not isinstance(loader, Iterable):
             raise ValueError(f"loader must be an iterable of batches, got {type(loader).__name__}")
         meters = self._new_meters()
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with _preserved_rng(), torch.no_grad():
-                for batch in loader:
-                    batch = self._move(batch)
-                    with self._autocast():
-                        loss, out, target = self._compute(batch)
-                    n = _batch_size(target, batch)
-                    meters["loss"].update(loss, n)
-                    for name, fn in self.metrics.items():
-                        meters[name].update(fn(out, target), n)
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            for batch in loader:
+                batch = self._move(batch)
+                with self._autocast():
+                    loss, out, target = self._compute(batch)
+                n = _batch_size(target, batch)
+                meters["loss"].update(loss, n)
+                for name, fn in self.metrics.items():
+                    meters[name].update(fn(out, target), n)
         if meters["loss"].count == 0:
             raise ValueError("loader must yield at least one batch, got none")
         return {name: m.value for name, m in meters.items()}
@@ -637,38 +632,37 @@ class Trainer:
 
         Batches follow the ``fit`` layout and the target is dropped; a bare tensor or
         a 1-tuple is taken as the only input. Floating outputs come back as float32.
-        Chapter 02 uses it to draw a confusion matrix.
         """
         if not isinstance(loader, Iterable):
             raise ValueError(f"loader must be an iterable of batches, got {type(loader).__name__}")
         outs = []
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with _preserved_rng(), torch.no_grad():
-                for batch in loader:
-                    batch = self._move(batch)
-                    with self._autocast():
-                        if self.step_fn is not None:
-                            out = self._compute(batch)[1]
-                        elif isinstance(batch, Mapping):
-                            out = self.model(batch)
-                        elif isinstance(batch, torch.Tensor):
-                            out = self.model(batch)
-                        elif isinstance(batch, (list, tuple)) and len(batch) == 1:
-                            out = self.model(*batch)
-                        else:
-                            out = self.model(*self._inputs_and_target(batch)[0])
-                    outs.append(
-                        map_tensors(out, lambda t: (t.float() if t.is_floating_point() else t).cpu())
-                    )
-        finally:
-            self.model.train(was_training)
+        with self._inference():
+            for batch in loader:
+                batch = self._move(batch)
+                with self._autocast():
+                    if self.step_fn is not None:
+                        out = self._compute(batch)[1]
+                    elif isinstance(batch, (Mapping, torch.Tensor)):
+                        out = self.model(batch)
+                    elif isinstance(batch, (list, tuple)) and len(batch) == 1:
+                        out = self.model(*batch)
+                    else:
+                        out = self.model(*self._inputs_and_target(batch)[0])
+                outs.append(map_tensors(out, lambda t: (t.float() if t.is_floating_point() else t).cpu()))
         if not outs:
             raise ValueError("loader must yield at least one batch, got none")
         return _concat(outs)
 
-    # ------------------------------------------------------------------ checkpoints
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Eval mode, no autograd and untouched random generators; restores the mode after."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with _preserved_rng(), torch.no_grad():
+                yield
+        finally:
+            self.model.train(was_training)
 
     def state_dict(self) -> dict:
         """Everything needed to continue training exactly: see :meth:`save_checkpoint`."""
@@ -732,7 +726,7 @@ class Trainer:
         It holds the model, optimizer, scheduler and scaler states, the step, epoch
         and position in the epoch, the history, and every random generator, so that
         :meth:`load_checkpoint` followed by the same ``fit`` call reproduces an
-        uninterrupted run bit for bit on the same machine. Chapter 02 interrupts a run
+        uninterrupted run bit for bit on the same machine. Chapter 05 interrupts a run
         and resumes it.
 
         Limits of exact resume: the unfinished epoch is replayed by loading its first
