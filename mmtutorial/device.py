@@ -82,13 +82,18 @@ def _as_device(device: Any, name: str = "device") -> torch.device:
 def amp_dtype(device: torch.device | str) -> torch.dtype | None:
     """The autocast dtype mixed precision uses on ``device``, or None where it is off.
 
-    CUDA: bfloat16 when the GPU supports it (no loss scaling needed), else float16.
+    CUDA: bfloat16 when the GPU supports it natively (no loss scaling needed), else
+    float16; a GPU that only emulates bfloat16 (e.g. a T4) gets float16, which is fast there.
     CPU and MPS: None (full float32). Chapter 05 explains mixed precision.
     """
     device = _as_device(device)
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch releases without the argument report native support only
+        native_bf16 = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if native_bf16 else torch.float16
 
 
 def autocast(

@@ -137,7 +137,7 @@ def test_amp_dtype_rejects_bad_device():
 
 @pytest.mark.skipif(not CUDA, reason="needs CUDA")
 def test_autocast_on_cuda_uses_half_precision():
-    expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    expected = torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     assert amp_dtype("cuda") == expected
     a = torch.randn(8, 8, device="cuda")
     with autocast("cuda"):
