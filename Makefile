@@ -22,7 +22,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
-_vendor/mathjax/tex-mml-chtml.js: node_modules/.stamp tools/vendor_assets.py
+_vendor/mathjax/tex-mml-chtml.js: node_modules/.stamp tools/vendor_assets.py tools/assets/mathjax-hub-shim.js
 	$(BIN)/python tools/vendor_assets.py
 
 book: install

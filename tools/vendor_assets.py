@@ -3,7 +3,8 @@
 
 `_config.yml` lists `_vendor` in `html_extra_path`, so its contents land at the root of
 `_build/html`: `mathjax/` (MathJax 3, CHTML output, TeX extensions, menu and a11y) and
-`widgets/` (RequireJS and the Jupyter widget manager with its fonts). No page then needs a CDN.
+`widgets/` (RequireJS, the Jupyter widget manager and a MathJax 3 shim for it) and the widget
+manager's fonts. No page then needs a CDN.
 Run `npm ci` (or `npm install`) first; `make book` does both.
 """
 from __future__ import annotations
@@ -47,9 +48,13 @@ def main() -> None:
         copy(mj / rel, OUT / "mathjax" / rel)
     hm = NODE / "@jupyter-widgets" / "html-manager" / "dist"
     copy(hm / "embed-amd.js", OUT / "widgets" / "embed-amd.js")
+    # The widget manager asks for its fonts relative to the page, at
+    # @jupyter-widgets/html-manager/dist/<hash>.woff2; every page with widgets is a chapter
+    # in notebooks/, so the fonts go there.
     for font in sorted(hm.iterdir()):
         if font.suffix in WIDGET_SUFFIXES:
-            copy(font, OUT / "widgets" / font.name)
+            copy(font, OUT / "notebooks" / "@jupyter-widgets" / "html-manager" / "dist" / font.name)
+    copy(ROOT / "tools" / "assets" / "mathjax-hub-shim.js", OUT / "widgets" / "mathjax-hub-shim.js")
     copy(NODE / "requirejs" / "require.js", OUT / "widgets" / "require.js")
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"vendored assets: {size / 1e6:.1f} MB in {OUT.relative_to(ROOT)}/")

@@ -1,0 +1,253 @@
+"""Losses written from their equations: cross-entropy, binary cross-entropy, multi-task weights.
+
+Chapter 04 derives each of these from maximum likelihood, checks its gradient against autograd
+and shows why the stable forms are needed; the functions here are the versions the later
+chapters use. Each one reads like its equation and agrees with PyTorch's own
+(``torch.logsumexp``, ``F.cross_entropy``, ``F.binary_cross_entropy_with_logits``), extreme
+logits included.
+
+Multi-task losses arrive as a dict ``{"image": L_image, "tone": L_tone, ...}`` of 0-d tensors,
+so a fixed weighting (:class:`WeightedLoss`) and a learned one (:class:`UncertaintyWeighting`)
+are interchangeable in a training loop. The contrastive losses of the later chapters
+(InfoNCE, CLIP) are cross-entropies over a similarity matrix and build on :func:`cross_entropy`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_float_tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a floating-point tensor, got {got}")
+    return x
+
+
+def _check_reduction(reduction: object) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction  # type: ignore[return-value]
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    # exp, log and sums lose too much in 16 bits; PyTorch's losses upcast under autocast too.
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _reduce(losses: torch.Tensor, reduction: str, count: torch.Tensor | int | None = None) -> torch.Tensor:
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / (losses.numel() if count is None else count)
+
+
+def log_sum_exp(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
+    """``log(sum_k exp(x_k))`` along ``dim``, without overflow (Chapter 04).
+
+    With ``m = max_k x_k``: ``log sum_k exp(x_k) = m + log sum_k exp(x_k - m)``. Every
+    exponent is then <= 0, so nothing overflows, and the largest term is exactly 1, so the
+    logarithm never sees 0. ``m`` is treated as a constant for autograd (it cancels
+    mathematically), which makes the gradient exactly ``softmax(x)``.
+    ``x``: any shape with at least one element along ``dim``. Same result as ``torch.logsumexp``.
+    """
+    x = _check_float_tensor(x, "x")
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension, got a 0-d tensor")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"dim must be an int in [{-x.ndim}, {x.ndim - 1}] for x of shape {tuple(x.shape)}, got {dim!r}")
+    if x.shape[dim] == 0:
+        raise ValueError(f"x must have at least one element along dim={dim}, got shape {tuple(x.shape)}")
+    m = x.detach().amax(dim=dim, keepdim=True)  # (..., 1, ...)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # rows of -inf (or +inf): shift by 0
+    out = m + torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))
+    return out if keepdim else out.squeeze(dim)
+
+
+def cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Negative log-likelihood of class labels under ``softmax(logits)`` (Chapter 04).
+
+    ``loss_i = log_sum_exp(z_i) - z_{i, y_i}``: the softmax never appears explicitly, so the
+    loss is finite for any finite logits.
+
+    Shapes: ``logits`` (B, C) and ``target`` (B,) of integers in [0, C); more generally
+    ``logits`` (..., C) with the classes LAST and ``target`` of shape ``logits.shape[:-1]``,
+    e.g. (B, T, V) logits for (B, T) caption tokens. (``F.cross_entropy`` puts the classes in
+    dim 1; for 2-D logits the two agree.) For a contrastive loss, the logits are a (B, B)
+    similarity matrix and the target is ``arange(B)``.
+
+    ``ignore_index``: targets equal to it (e.g. padding) add nothing, and ``"mean"`` averages
+    over the others only. ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"`` (one
+    loss per target). Half-precision logits are computed in float32.
+    """
+    logits = _at_least_float32(_check_float_tensor(logits, "logits"))
+    if logits.ndim < 1 or logits.shape[-1] == 0:
+        raise ValueError(f"logits must have shape (..., C) with C >= 1 classes, got {tuple(logits.shape)}")
+    if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        got = f"a {target.dtype} tensor" if isinstance(target, torch.Tensor) else type(target).__name__
+        raise ValueError(f"target must be an integer tensor of class indices, got {got}")
+    if target.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"target must have shape {tuple(logits.shape[:-1])} to match logits {tuple(logits.shape)}, "
+            f"got {tuple(target.shape)}"
+        )
+    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
+        raise ValueError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    reduction = _check_reduction(reduction)
+    n_classes = logits.shape[-1]
+    valid = None if ignore_index is None else target != ignore_index  # (...)
+    checked = target if valid is None else target[valid]
+    if checked.numel() and (checked.min() < 0 or checked.max() >= n_classes):
+        raise ValueError(
+            f"target must hold class indices in [0, {n_classes - 1}]"
+            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+            + f", got values in [{int(checked.min())}, {int(checked.max())}]"
+        )
+    safe = target if valid is None else torch.where(valid, target, torch.zeros_like(target))
+    picked = logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (...): z_{i, y_i}
+    losses = log_sum_exp(logits, dim=-1) - picked  # (...)
+    if valid is None:
+        return _reduce(losses, reduction)
+    losses = torch.where(valid, losses, torch.zeros_like(losses))
+    return _reduce(losses, reduction, count=valid.sum())
+
+
+def binary_cross_entropy_with_logits(
+    logits: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
+    """Binary cross-entropy of targets in [0, 1] under ``p = sigmoid(logits)`` (Chapter 04).
+
+    ``-[t log p + (1 - t) log(1 - p)] = max(z, 0) - t z + log(1 + exp(-|z|))``: the exponent
+    is never positive, so the loss is finite and exact for any finite logit ``z``, where the
+    textbook form returns ``inf`` or ``nan`` once ``sigmoid(z)`` rounds to 0 or 1. Its
+    gradient is ``sigmoid(z) - t``, also at ``z = 0``.
+    ``logits`` and ``target``: the same shape (e.g. (B,) or (B, K) for K binary labels);
+    soft targets in [0, 1] are allowed. Half-precision logits are computed in float32.
+    """
+    logits = _at_least_float32(_check_float_tensor(logits, "logits"))
+    if not isinstance(target, torch.Tensor) or target.is_complex():
+        raise ValueError(f"target must be a tensor of values in [0, 1], got {type(target).__name__}")
+    if target.shape != logits.shape:
+        raise ValueError(f"target must have the shape of logits {tuple(logits.shape)}, got {tuple(target.shape)}")
+    reduction = _check_reduction(reduction)
+    target = target.to(logits.dtype)  # labels 0/1 may arrive as integers or bools
+    if target.numel() and not bool(((target >= 0) & (target <= 1)).all()):
+        raise ValueError(f"target must hold values in [0, 1], got values in [{float(target.min())}, {float(target.max())}]")
+    positive = logits >= 0
+    # |z| and max(z, 0) take the same branch at z = 0, so autograd gives sigmoid(0) - t = 0.5 - t there.
+    abs_z = torch.where(positive, logits, -logits)
+    relu_z = torch.where(positive, logits, torch.zeros_like(logits))
+    losses = relu_z - target * logits + torch.log1p(torch.exp(-abs_z))
+    return _reduce(losses, reduction)
+
+
+# ---------------------------------------------------------------------- several losses at once
+
+
+def _check_losses(losses: object, names: Sequence[str]) -> None:
+    if not isinstance(losses, Mapping):
+        raise ValueError(f"losses must be a dict of name -> 0-d tensor, got {type(losses).__name__}")
+    if set(losses) != set(names):
+        missing, extra = sorted(set(names) - set(losses)), sorted(set(losses) - set(names))
+        raise ValueError(f"losses must have exactly the keys {sorted(names)}: missing {missing}, unexpected {extra}")
+    for name in names:
+        value = losses[name]
+        if not isinstance(value, torch.Tensor) or value.ndim != 0:
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"losses[{name!r}] must be a 0-d tensor (a batch mean), got {got}")
+
+
+def _check_weights(weights: object) -> dict[str, float]:
+    if not isinstance(weights, Mapping) or not weights:
+        raise ValueError(f"weights must be a non-empty dict of name -> number >= 0, got {weights!r}")
+    checked = {}
+    for name, w in weights.items():
+        if isinstance(w, torch.Tensor) and w.numel() == 1:
+            w = w.item()
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ValueError(f"weights[{name!r}] must be a finite number >= 0, got {w!r}")
+        checked[name] = float(w)
+    return checked
+
+
+def weighted_sum(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
+    """``sum_k w_k L_k`` over the names of ``weights`` (Chapter 04).
+
+    ``losses`` and ``weights`` must have the same keys; each loss a 0-d tensor, each weight a
+    finite number >= 0 (0 switches a term off). Example: ``weighted_sum({"image": Li,
+    "tone": Lt, "fused": Lf}, {"image": 0.5, "tone": 0.5, "fused": 1.0})``.
+    """
+    weights = _check_weights(weights)
+    _check_losses(losses, list(weights))
+    return sum(w * losses[name] for name, w in weights.items())  # type: ignore[return-value]
+
+
+class WeightedLoss(nn.Module):
+    """Fixed loss weights as a module: ``WeightedLoss(weights)(losses) = sum_k w_k L_k`` (Chapter 04).
+
+    It has the interface of :class:`UncertaintyWeighting`, so the two swap in a training loop.
+    """
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        super().__init__()
+        self.weights = _check_weights(weights)
+
+    def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return weighted_sum(losses, self.weights)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={w:g}" for k, w in self.weights.items())
+
+
+class UncertaintyWeighting(nn.Module):
+    """Loss weights learned as task uncertainties, Kendall, Gal and Cipolla (2018) (Chapter 04).
+
+    ``L = sum_k [ L_k / (2 sigma_k^2) + log sigma_k ] = sum_k [ exp(-s_k) L_k / 2 + s_k / 2 ]``
+    with one learned log-variance ``s_k = log sigma_k^2`` per task (``self.log_vars``, shape
+    (K,), initialised to ``init_log_var``). For fixed ``L_k`` the minimum over ``s_k`` is at
+    ``sigma_k^2 = L_k``, so a task's effective weight ``1 / (2 sigma_k^2)`` settles near
+    ``1 / (2 L_k)``. Train ``self.log_vars`` with the model (often with a larger learning rate).
+    """
+
+    def __init__(self, names: Sequence[str], init_log_var: float = 0.0) -> None:
+        super().__init__()
+        if isinstance(names, str) or not isinstance(names, Sequence) or not names:
+            raise ValueError(f"names must be a non-empty list of task names, got {names!r}")
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+            raise ValueError(f"names must be distinct non-empty strings, got {list(names)!r}")
+        if isinstance(init_log_var, bool) or not isinstance(init_log_var, (int, float)) or not math.isfinite(init_log_var):
+            raise ValueError(f"init_log_var must be a finite number, got {init_log_var!r}")
+        self.names = tuple(names)
+        self.log_vars = nn.Parameter(torch.full((len(names),), float(init_log_var)))  # (K,): s_k
+
+    def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        _check_losses(losses, self.names)
+        s = self.log_vars  # (K,)
+        task_losses = torch.stack([losses[n].to(s.dtype) for n in self.names])  # (K,)
+        return (0.5 * torch.exp(-s) * task_losses + 0.5 * s).sum()
+
+    @property
+    def variances(self) -> dict[str, float]:
+        """The learned ``sigma_k^2 = exp(s_k)`` per task."""
+        return dict(zip(self.names, self.log_vars.detach().exp().tolist()))
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The effective weights ``1 / (2 sigma_k^2)`` that multiply each task's loss."""
+        return {k: 0.5 / v for k, v in self.variances.items()}
+
+    def extra_repr(self) -> str:
+        return f"names={list(self.names)}"
