@@ -20,6 +20,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_int as _check_int
+
 __all__ = [
     "frame",
     "hann_window",
@@ -31,12 +33,6 @@ __all__ = [
     "mel_filterbank",
     "log_mel_spectrogram",
 ]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _check_wave(wave: object) -> torch.Tensor:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._checks import check_float as _check_float
 from .splits import stratified_split
 
 SIGNAL_LEN = 64
@@ -31,12 +32,6 @@ DTMF_FREQS: tuple[tuple[float, float], ...] = tuple(
 )  # (low, high) per digit 0..9
 FREQ_JITTER = 0.02  # relative frequency drift per tone
 AMPLITUDE_RANGE = (0.7, 1.0)  # per-tone amplitude, before halving the sum
-
-
-def _check_noise(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)
 
 
 def touch_tones(labels: torch.Tensor, signal_len: int, generator: torch.Generator) -> torch.Tensor:
@@ -106,8 +101,8 @@ def make_av_digits(
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    image_noise = _check_noise("image_noise", image_noise)
-    signal_noise = _check_noise("signal_noise", signal_noise)
+    image_noise = _check_float("image_noise", image_noise)
+    signal_noise = _check_float("signal_noise", signal_noise)
     gens = [torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in np.random.SeedSequence(seed).spawn(3)]
     tone_gen, signal_noise_gen, image_noise_gen = gens
 

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._checks import check_float as _check_float
+from ._checks import check_int as _check_int
 from .text import Vocab, tokenize
 
 # ----- the world -------------------------------------------------------------------------
@@ -150,18 +152,6 @@ INTERACTIONS: dict[str, str] = {
 
 
 # ----- checks --------------------------------------------------------------------------------
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value >= minimum:
-        raise ValueError(f"{name} must be a number >= {minimum}, got {value!r}")
-    return float(value)
-
-
 def _check_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     out = []
     for p in pairs:
