@@ -1,12 +1,51 @@
 """mmtutorial: the helper package of *Multimodal Big Models, from first principles to working code*.
 
 Every chapter of the book first builds a component in plain notebook cells, then imports the
-version kept here and checks that the two agree.
+version kept here and checks that the two agree. The modules follow the arc of the book; each
+layer imports only the layers above it in this list:
+
+==========================  ================================================================
+``device``, ``presets``     setup: the device, seeds, mixed precision; CPU and GPU sizes
+``data``                    datasets: ShapesWorld, AV-digits, the word vocabulary, splits,
+                            ``DictDataset`` and the in-memory ``DeviceLoader``
+``preprocess``              from samples to inputs: audio features, image transforms,
+                            padding and collate, corruption and filters
+``encoders``                what turns one modality into vectors (bag of words, ...)
+``fusion``                  how modalities meet: concatenation, late fusion, ...
+``losses``, ``metrics``     cross-entropy and BCE from their equations, multi-task weights;
+                            accuracy and the running mean
+``optim``                   warmup-cosine schedule, global gradient norm
+``train``                   the ``Trainer``: the training loop of the chapter *Optimization
+                            and the training loop*, line for line
+``checkpoint``              exact resume beside it: random states, atomic saves, replay of a
+                            stopped epoch, safe loading
+``benchmark``               the Trainer against a hand-written loop, as the chapter runs it
+``plot``, ``widgets``       figures and interactive explorers
+==========================  ================================================================
+
+Chapters are named by title, never by number, so that inserting a chapter changes nothing here.
+
+Validation policy: a public function checks what would otherwise go silently wrong or fail
+deep inside torch with a confusing message (shapes, ranges, empty inputs, a loss that is not a
+scalar, NaN or infinity where it would corrupt a result). A wrong type raises ``TypeError``, a
+wrong value ``ValueError``, and the message names the argument and what it got. What Python
+and torch already report clearly is left to them. The checks that repeat live in
+``mmtutorial._checks``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .device import autocast, get_device, seed_everything, to_device
+from .presets import Preset, preset
 from .train import Trainer
 
-__all__ = ["__version__", "autocast", "get_device", "seed_everything", "to_device", "Trainer"]
+__all__ = [
+    "__version__",
+    "Preset",
+    "Trainer",
+    "autocast",
+    "get_device",
+    "preset",
+    "seed_everything",
+    "to_device",
+]

@@ -1,7 +1,8 @@
 """Devices, seeds and mixed precision: the setup lines at the top of every chapter.
 
-Chapter 01 introduces these helpers: pick the best device, make a run repeatable,
-and turn on mixed precision where it helps (CUDA) and nowhere else.
+Pick the best device, make a run repeatable, move a batch, and turn on mixed precision
+where it helps (CUDA) and nowhere else. The chapter *Optimization and the training loop*
+explains mixed precision and measures it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ._checks import check_bool, check_int
+
 _DEVICE_NAMES = ("cpu", "cuda", "mps")
 
 
@@ -28,8 +31,10 @@ def get_device(prefer: str | None = None) -> torch.device:
     """Return the best available device: CUDA, then Apple MPS, then the CPU.
 
     ``prefer`` ("cpu", "cuda" or "mps") forces one device and fails loudly if it is
-    not available. Chapter 01 uses it as ``device = get_device()``.
+    not available. Every chapter starts with ``device = get_device()``.
     """
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"prefer must be a str or None, got {type(prefer).__name__}")
     if prefer is not None and prefer not in _DEVICE_NAMES:
         raise ValueError(f"prefer must be one of {_DEVICE_NAMES} or None, got {prefer!r}")
     if prefer == "cuda" and not torch.cuda.is_available():
@@ -53,10 +58,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     those switches as they are: on a GPU a seed alone does not make every kernel
     deterministic.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
-    if not isinstance(deterministic, bool):
-        raise ValueError(f"deterministic must be a bool, got {deterministic!r}")
+    seed = check_int("seed", seed, min=0, max=2**32 - 1)
+    check_bool("deterministic", deterministic)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device (lazily)
@@ -68,15 +71,16 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def _as_device(device: Any, name: str = "device") -> torch.device:
+def as_device(device: torch.device | str, name: str = "device") -> torch.device:
+    """``device`` as a ``torch.device``: TypeError unless a device or a str, ValueError for an unknown name."""
     if isinstance(device, torch.device):
         return device
-    if isinstance(device, str):
-        try:
-            return torch.device(device)
-        except RuntimeError:
-            pass
-    raise ValueError(f"{name} must be a torch.device or a device string like 'cpu', got {device!r}")
+    if not isinstance(device, str):
+        raise TypeError(f"{name} must be a torch.device or a device string like 'cpu', got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{name} must name a device such as 'cpu' or 'cuda:0', got {device!r}") from None
 
 
 def amp_dtype(device: torch.device | str) -> torch.dtype | None:
@@ -84,9 +88,9 @@ def amp_dtype(device: torch.device | str) -> torch.dtype | None:
 
     CUDA: bfloat16 when the GPU supports it natively (no loss scaling needed), else
     float16; a GPU that only emulates bfloat16 (e.g. a T4) gets float16, which is fast there.
-    CPU and MPS: None (full float32). Chapter 05 explains mixed precision.
+    CPU and MPS: None (full float32).
     """
-    device = _as_device(device)
+    device = as_device(device)
     if device.type != "cuda":
         return None
     try:
@@ -102,11 +106,10 @@ def autocast(
     """Mixed precision where it pays: ``torch.autocast`` on CUDA, a no-op elsewhere.
 
     Use it as ``with autocast(device): loss = model(x)``. ``dtype`` overrides the
-    choice of :func:`amp_dtype` (float16 or bfloat16). Chapter 05 measures the speed-up.
+    choice of :func:`amp_dtype` (float16 or bfloat16).
     """
-    device = _as_device(device)
-    if not isinstance(enabled, bool):
-        raise ValueError(f"enabled must be a bool, got {enabled!r}")
+    device = as_device(device)
+    check_bool("enabled", enabled)
     if dtype is not None and dtype not in (torch.float16, torch.bfloat16):
         raise ValueError(f"dtype must be torch.float16, torch.bfloat16 or None, got {dtype!r}")
     if not enabled or device.type != "cuda":
@@ -138,11 +141,8 @@ def to_device(batch: Any, device: torch.device | str, non_blocking: bool | None 
 
     Non-tensors (strings, ints, None) pass through unchanged. ``non_blocking``
     defaults to True on CUDA, which overlaps the copy with compute when the loader
-    uses ``pin_memory=True`` (Chapter 05).
+    uses ``pin_memory=True``.
     """
-    device = _as_device(device)
-    if non_blocking is None:
-        non_blocking = device.type == "cuda"
-    elif not isinstance(non_blocking, bool):
-        raise ValueError(f"non_blocking must be a bool or None, got {non_blocking!r}")
+    device = as_device(device)
+    non_blocking = device.type == "cuda" if non_blocking is None else check_bool("non_blocking", non_blocking)
     return map_tensors(batch, lambda t: t.to(device, non_blocking=non_blocking))

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .device import _as_device, amp_dtype, autocast, get_device, map_tensors, to_device
+from .device import as_device, amp_dtype, autocast, get_device, map_tensors, to_device
 from .metrics import RunningMean
 
 PROGRESS_MODES = ("bar", "print", "plot", "none", None)
@@ -283,7 +283,7 @@ class Trainer:
         if not isinstance(channels_last, bool):
             raise ValueError(f"channels_last must be a bool, got {channels_last!r}")
 
-        self.device = get_device() if device is None else _as_device(device)
+        self.device = get_device() if device is None else as_device(device)
         fmt = torch.channels_last if channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=fmt)
         self.optimizer = optimizer

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._checks import check_float as _check_float
+from .._checks import check_number
 from .splits import stratified_split
 
 SIGNAL_LEN = 64
@@ -101,8 +101,8 @@ def make_av_digits(
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    image_noise = _check_float("image_noise", image_noise)
-    signal_noise = _check_float("signal_noise", signal_noise)
+    image_noise = check_number("image_noise", image_noise, min=0)
+    signal_noise = check_number("signal_noise", signal_noise, min=0)
     gens = [torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in np.random.SeedSequence(seed).spawn(3)]
     tone_gen, signal_noise_gen, image_noise_gen = gens
 

@@ -28,8 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._checks import check_float as _check_float
-from ._checks import check_int as _check_int
+from .._checks import check_int, check_number
 from .text import Vocab, tokenize
 
 # ----- the world -------------------------------------------------------------------------
@@ -216,7 +215,7 @@ def sample_scenes(
     heldout_pairs: Sequence[tuple[str, str]] = HELDOUT_PAIRS,
 ) -> Scenes:
     """Draw `n` scenes; colour-shape pairs are uniform over the split's allowed pairs (Chapter 01)."""
-    n = _check_int("n", n, 0)
+    n = check_int("n", n, min=0)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     allowed = allowed_pairs(split, heldout_pairs)  # (P, 2)
@@ -274,7 +273,7 @@ SDFS = (_sdf_circle, _sdf_square, _sdf_triangle, _sdf_diamond, _sdf_cross)  # in
 
 def pixel_centres(image_size: int) -> torch.Tensor:
     """Coordinates of the pixel centres along one axis, in [-1, 1], shape (image_size,)."""
-    image_size = _check_int("image_size", image_size, 1)
+    image_size = check_int("image_size", image_size, min=1)
     return (torch.arange(image_size, dtype=torch.float32) + 0.5) * (2.0 / image_size) - 1.0
 
 
@@ -287,7 +286,7 @@ def shape_coverage(
     ([-1, 1] across). Coverage is 0.5 - signed distance / pixel width, clipped: a one-pixel
     soft (anti-aliased) edge. One vectorised call per shape kind, none per sample.
     """
-    m, H = len(shape), _check_int("image_size", image_size, 8)
+    m, H = len(shape), check_int("image_size", image_size, min=8)
     for name, t in (("shape", shape), ("cx", cx), ("cy", cy), ("radius", radius)):
         if not isinstance(t, torch.Tensor) or t.shape != (m,):
             raise ValueError(f"{name} must be a tensor of shape ({m},), got {getattr(t, 'shape', type(t))}")
@@ -317,9 +316,9 @@ def render_images(
     grey with a gentle gradient; `noise` is the std of Gaussian pixel noise. The batch is
     processed in chunks of `chunk_size` samples only to bound memory; nothing loops per sample.
     """
-    H = _check_int("image_size", image_size, 8)
-    noise = _check_float("noise", noise)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    H = check_int("image_size", image_size, min=8)
+    noise = check_number("noise", noise, min=0)
+    chunk_size = check_int("chunk_size", chunk_size, min=1)
     if noise > 0 and generator is None:
         raise ValueError("generator must be a torch.Generator when noise > 0")
     coords = pixel_centres(H)
@@ -411,10 +410,10 @@ def render_tones(
     the shape (`TIMBRES`: harmonic amplitudes, those above Nyquist dropped, normalised to equal
     power); random phase, 10 ms fades, and Gaussian noise of std `audio_noise`.
     """
-    L = _check_int("audio_len", audio_len, 16)
-    sr = _check_int("sample_rate", sample_rate, MIN_SAMPLE_RATE)
-    audio_noise = _check_float("audio_noise", audio_noise)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    L = check_int("audio_len", audio_len, min=16)
+    sr = check_int("sample_rate", sample_rate, min=MIN_SAMPLE_RATE)
+    audio_noise = check_number("audio_noise", audio_noise, min=0)
+    chunk_size = check_int("chunk_size", chunk_size, min=1)
     if generator is None:
         raise ValueError("generator must be a torch.Generator (tones have random phase and pitch jitter)")
     n = len(scenes)
@@ -519,11 +518,11 @@ def make_shapesworld(
     The same arguments always give identical tensors and captions; each modality draws from
     its own random stream, so `audio=True` leaves images and captions unchanged.
     """
-    n = _check_int("n", n, 0)
-    seed = _check_int("seed", seed, 0)
+    n = check_int("n", n, min=0)
+    seed = check_int("seed", seed, min=0)
     if not isinstance(audio, bool):
         raise ValueError(f"audio must be True or False, got {audio!r}")
-    max_len = CAPTION_MAX_LEN if max_len is None else _check_int("max_len", max_len, 1)
+    max_len = CAPTION_MAX_LEN if max_len is None else check_int("max_len", max_len, min=1)
     # One independent stream per step. Child i of a SeedSequence depends only on (seed, i), so
     # a step added later (a fifth stream) leaves every existing modality exactly as it was.
     scene_seq, caption_seq, image_seq, audio_seq = np.random.SeedSequence(seed).spawn(4)

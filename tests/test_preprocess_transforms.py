@@ -1,11 +1,11 @@
-"""Normalisation and the paired image-caption flip (mmtutorial.data.transforms)."""
+"""Normalisation and the paired image-caption flip (mmtutorial.preprocess.transforms)."""
 
 import pytest
 import torch
 from torchvision.transforms import v2
 
 from mmtutorial.data import POSITIONS, make_shapesworld
-from mmtutorial.data.transforms import (PairedRandomHorizontalFlip, channel_stats, denormalize, flip_caption,
+from mmtutorial.preprocess.transforms import (PairedRandomHorizontalFlip, channel_stats, denormalize, flip_caption,
                                         flip_position, flip_tokens, hflip_batch, hflip_pair, normalize)
 
 LEFT, CENTER, RIGHT = (POSITIONS.index(p) for p in ("left", "center", "right"))

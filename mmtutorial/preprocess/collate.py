@@ -10,8 +10,7 @@ length. `collate_multimodal` pads the variable-length entries to the longest in 
           "audio": (B, L), "audio_mask": (B, L), "audio_lengths": (B,),
           "image": (B, 3, H, W), "label": (B,)}
 
-`DictDataset` holds columns (tensors or lists, one entry per sample) and returns dict samples;
-living in a module, it can be sent to `DataLoader` worker processes on every platform.
+The samples usually come from a `mmtutorial.data.DictDataset`.
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ import numbers
 from typing import Any, Mapping, Sequence
 
 import torch
-from torch.utils.data import Dataset
 
-__all__ = ["DEFAULT_PAD", "lengths_to_mask", "pad_sequences", "collate_multimodal", "DictDataset"]
+__all__ = ["DEFAULT_PAD", "lengths_to_mask", "pad_sequences", "collate_multimodal"]
 
 DEFAULT_PAD: dict[str, float] = {"tokens": 0, "audio": 0.0}  # <pad> id 0; silence
 
@@ -107,30 +105,3 @@ def collate_multimodal(batch: Sequence[Mapping[str, Any]], pad: Mapping[str, flo
         else:
             out[key] = list(values)
     return out
-
-
-class DictDataset(Dataset):
-    """A Dataset of dict samples from named columns, one entry per sample (Chapter 03).
-
-    `DictDataset(tokens=[...], audio=[...], image=images, label=labels)`: each column is a
-    tensor (N, ...) or a list of length N (e.g. tensors of different lengths, strings).
-    `dataset[i]` is `{name: column[i]}`. An optional `transform` maps each sample dict.
-    """
-
-    def __init__(self, transform: Any = None, **columns: Sequence[Any] | torch.Tensor):
-        if not columns:
-            raise ValueError("DictDataset needs at least one column, e.g. DictDataset(image=images)")
-        sizes = {name: len(col) for name, col in columns.items()}
-        if len(set(sizes.values())) != 1:
-            raise ValueError(f"every column must hold the same number of samples, got {sizes}")
-        if transform is not None and not callable(transform):
-            raise ValueError(f"transform must be callable or None, got {type(transform).__name__}")
-        self.columns, self.transform = dict(columns), transform
-        self._n = next(iter(sizes.values()))
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        sample = {name: col[i] for name, col in self.columns.items()}
-        return self.transform(sample) if self.transform is not None else sample

@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .._checks import check_int
 import torch.nn.functional as F
 
-from ._checks import check_int as _check_int
 
 __all__ = [
     "frame",
@@ -51,8 +52,8 @@ def frame(wave: torch.Tensor, frame_length: int, hop: int) -> torch.Tensor:
     The result is a view (no copy), made with `Tensor.unfold`.
     """
     wave = _check_wave(wave)
-    frame_length = _check_int("frame_length", frame_length, 1)
-    hop = _check_int("hop", hop, 1)
+    frame_length = check_int("frame_length", frame_length, min=1)
+    hop = check_int("hop", hop, min=1)
     if wave.shape[-1] < frame_length:
         raise ValueError(f"wave must have at least frame_length={frame_length} samples, got {wave.shape[-1]}")
     return wave.unfold(-1, frame_length, hop)  # (..., n_frames, frame_length)
@@ -65,7 +66,7 @@ def hann_window(n: int, periodic: bool = True, device: torch.device | str | None
     N = n for the periodic window (the one spectrograms use, equal to `torch.hann_window`),
     N = n - 1 for the symmetric one.
     """
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, min=1)
     if n == 1:
         return torch.ones(1, device=device, dtype=dtype)
     N = n if periodic else n - 1
@@ -83,8 +84,8 @@ def stft(wave: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor | None =
     center=center, pad_mode="reflect", return_complex=True)`.
     """
     wave = _check_wave(wave)
-    n_fft = _check_int("n_fft", n_fft, 2)
-    hop = _check_int("hop", hop, 1)
+    n_fft = check_int("n_fft", n_fft, min=2)
+    hop = check_int("hop", hop, min=1)
     if window is None:
         window = hann_window(n_fft, device=wave.device, dtype=wave.dtype)
     if not isinstance(window, torch.Tensor) or window.shape != (n_fft,):
@@ -122,7 +123,7 @@ def mel_to_hz(m: torch.Tensor | float) -> torch.Tensor:
 
 def fft_frequencies(n_fft: int, sample_rate: float) -> torch.Tensor:
     """Centre frequency in Hz of each rfft bin: k * sample_rate / n_fft, shape (n_fft // 2 + 1,)."""
-    n_fft = _check_int("n_fft", n_fft, 2)
+    n_fft = check_int("n_fft", n_fft, min=2)
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
     return torch.arange(n_fft // 2 + 1, dtype=torch.float64) * (sample_rate / n_fft)
@@ -138,7 +139,7 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: float, f_min: float = 0
     zero at point m + 2 (in Hz). Multiply a power spectrogram (..., n_freqs, T) from the left:
     `fb @ power` -> (..., n_mels, T).
     """
-    n_mels = _check_int("n_mels", n_mels, 1)
+    n_mels = check_int("n_mels", n_mels, min=1)
     freqs = fft_frequencies(n_fft, sample_rate)  # (n_freqs,)
     nyquist = sample_rate / 2
     f_max = nyquist if f_max is None else f_max

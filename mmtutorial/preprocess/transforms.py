@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from .shapesworld import POSITIONS
-from .text import Vocab
+from ..data.shapesworld import POSITIONS
+from ..data.text import Vocab
 
 __all__ = [
     "channel_stats",

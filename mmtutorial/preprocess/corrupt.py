@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .shapesworld import ShapesWorldData
+from ..data.shapesworld import ShapesWorldData
 
 __all__ = ["corrupt_pairs", "image_std", "blank_images", "object_color", "caption_labels", "disagreement"]
 

@@ -1,4 +1,4 @@
-"""Padding, masks and the multimodal collate (mmtutorial.data.collate)."""
+"""Padding, masks and the multimodal collate (mmtutorial.preprocess.collate)."""
 
 import functools
 
@@ -7,7 +7,8 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
-from mmtutorial.data.collate import DEFAULT_PAD, DictDataset, collate_multimodal, lengths_to_mask, pad_sequences
+from mmtutorial.data import DictDataset
+from mmtutorial.preprocess.collate import DEFAULT_PAD, collate_multimodal, lengths_to_mask, pad_sequences
 
 
 def samples(n=5):

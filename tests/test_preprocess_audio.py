@@ -1,4 +1,4 @@
-"""STFT, mel filterbank and log-mel spectrogram (mmtutorial.data.audio)."""
+"""STFT, mel filterbank and log-mel spectrogram (mmtutorial.preprocess.audio)."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmtutorial.data import make_shapesworld
-from mmtutorial.data.audio import (fft_frequencies, frame, hann_window, hz_to_mel, log_mel_spectrogram,
+from mmtutorial.preprocess.audio import (fft_frequencies, frame, hann_window, hz_to_mel, log_mel_spectrogram,
                                    mel_filterbank, mel_to_hz, power_spectrogram, stft)
 from mmtutorial.data.shapesworld import COLOR_NAMES, PITCH_HZ
 

@@ -1,10 +1,10 @@
-"""Corrupted image-caption pairs and the filters that find them (mmtutorial.data.corrupt)."""
+"""Corrupted image-caption pairs and the filters that find them (mmtutorial.preprocess.corrupt)."""
 
 import pytest
 import torch
 
 from mmtutorial.data import COLORS, make_shapesworld
-from mmtutorial.data.corrupt import (blank_images, caption_labels, corrupt_pairs, disagreement, image_std,
+from mmtutorial.preprocess.corrupt import (blank_images, caption_labels, corrupt_pairs, disagreement, image_std,
                                      object_color)
 from mmtutorial.data.shapesworld import COLOR_WORDS, POSITION_WORDS, SHAPE_WORDS, SIZE_WORDS
 
