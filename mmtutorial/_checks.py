@@ -52,14 +52,9 @@ def check_type(name: str, value: Any, types: type | tuple[type, ...], what: str)
 
 
 def _bounds(min: float | None, max: float | None, above: float | None) -> str:
-    parts = []
-    if above is not None:
-        parts.append(f"> {above:g}")
-    if min is not None:
-        parts.append(f">= {min:g}")
-    if max is not None:
-        parts.append(f"<= {max:g}")
-    return " and ".join(parts)
+    show = lambda v: f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731  (ints in full)
+    parts = [f"{op} {show(v)}" for op, v in (("> ", above), (">=", min), ("<=", max)) if v is not None]
+    return " and ".join(p.replace(">  ", "> ") for p in parts)
 
 
 def check_int(name: str, value: Any, *, min: int | None = None, max: int | None = None) -> int:

@@ -20,6 +20,7 @@ import torch
 from ._checks import check_bool, check_int
 
 _DEVICE_NAMES = ("cpu", "cuda", "mps")
+AMP_DTYPE_ENV = "MMTUTORIAL_AMP_DTYPE"
 
 
 def _mps_available() -> bool:
@@ -88,11 +89,17 @@ def amp_dtype(device: torch.device | str) -> torch.dtype | None:
 
     CUDA: bfloat16 when the GPU supports it natively (no loss scaling needed), else
     float16; a GPU that only emulates bfloat16 (e.g. a T4) gets float16, which is fast there.
-    CPU and MPS: None (full float32).
+    CPU and MPS: None (full float32). The environment variable ``MMTUTORIAL_AMP_DTYPE``
+    (``float16`` or ``bfloat16``) overrides the choice on CUDA.
     """
     device = as_device(device)
     if device.type != "cuda":
         return None
+    forced = os.environ.get(AMP_DTYPE_ENV, "").strip().lower()
+    if forced:  # e.g. float16 on a GPU that has bfloat16, to run what a T4 runs
+        if forced not in ("float16", "bfloat16"):
+            raise ValueError(f"the environment variable {AMP_DTYPE_ENV} must be float16 or bfloat16, got {forced!r}")
+        return getattr(torch, forced)
     try:
         native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
     except TypeError:  # torch releases without the argument report native support only

@@ -1,39 +1,43 @@
 """Losses written from their equations: cross-entropy, binary cross-entropy, multi-task weights.
 
-Chapter 04 derives each of these from maximum likelihood, checks its gradient against autograd
-and shows why the stable forms are needed; the functions here are the versions the later
-chapters use. Each one reads like its equation and agrees with PyTorch's own
-(``torch.logsumexp``, ``F.cross_entropy``, ``F.binary_cross_entropy_with_logits``), extreme
-logits included.
+The chapter *The mathematical model and its losses* derives each of these from maximum
+likelihood, checks its gradient against autograd and shows why the stable forms are needed;
+the functions here are the versions the book uses from then on. Each one reads like its
+equation and agrees with PyTorch's own (``torch.logsumexp``, ``F.cross_entropy``,
+``F.binary_cross_entropy_with_logits``), extreme logits included.
 
 Multi-task losses arrive as a dict ``{"image": L_image, "tone": L_tone, ...}`` of 0-d tensors,
 so a fixed weighting (:class:`WeightedLoss`) and a learned one (:class:`UncertaintyWeighting`)
-are interchangeable in a training loop. The contrastive losses of the later chapters
-(InfoNCE, CLIP) are cross-entropies over a similarity matrix and build on :func:`cross_entropy`.
+are interchangeable in a training loop. A contrastive loss (InfoNCE, CLIP) is a cross-entropy
+over a similarity matrix and builds on :func:`cross_entropy`.
+
+These functions run inside every training step, on a GPU too, so their checks look at shapes
+and dtypes only, which costs no GPU synchronization. The two exceptions read the values of the
+targets once (one synchronization each), because a wrong target gives a wrong loss silently
+(BCE) or a device-side assert that kills the CUDA context (an out-of-range class index).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
+from ._checks import check_choice, check_int, check_number, check_tensor, check_type
+
 REDUCTIONS = ("mean", "sum", "none")
 
-
-def _check_float_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        got = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a floating-point tensor, got {got}")
-    return x
+# exp(s) and exp(-s) of a log-variance stay finite and nonzero in float32 for |s| <= 88
+# (log of the largest float32 is 88.72...).
+_MAX_LOG_VAR = 88.0
 
 
-def _check_reduction(reduction: object) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    return reduction  # type: ignore[return-value]
+def _check_reduction(reduction: object, target: torch.Tensor) -> str:
+    reduction = check_choice("reduction", reduction, REDUCTIONS)
+    if reduction == "mean" and target.numel() == 0:  # 0 / 0: a NaN loss and NaN gradients
+        raise ValueError(f"target must not be empty with reduction='mean', got {tuple(target.shape)}")
+    return reduction
 
 
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
@@ -50,19 +54,20 @@ def _reduce(losses: torch.Tensor, reduction: str, count: torch.Tensor | int | No
 
 
 def log_sum_exp(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
-    """``log(sum_k exp(x_k))`` along ``dim``, without overflow (Chapter 04).
+    """``log(sum_k exp(x_k))`` along ``dim``, without overflow.
 
     With ``m = max_k x_k``: ``log sum_k exp(x_k) = m + log sum_k exp(x_k - m)``. Every
     exponent is then <= 0, so nothing overflows, and the largest term is exactly 1, so the
     logarithm never sees 0. ``m`` is treated as a constant for autograd (it cancels
     mathematically), which makes the gradient exactly ``softmax(x)``.
-    ``x``: any shape with at least one element along ``dim``. Same result as ``torch.logsumexp``.
+    ``x``: a floating-point tensor of any shape with at least one element along ``dim``.
+    Same result as ``torch.logsumexp``, infinities and NaN included: a row of ``-inf`` gives
+    ``-inf``, a ``+inf`` gives ``+inf``, a NaN gives NaN.
     """
-    x = _check_float_tensor(x, "x")
+    x = check_tensor("x", x, dtype="float")
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension, got a 0-d tensor")
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -x.ndim <= dim < x.ndim:
-        raise ValueError(f"dim must be an int in [{-x.ndim}, {x.ndim - 1}] for x of shape {tuple(x.shape)}, got {dim!r}")
+    dim = check_int("dim", dim, min=-x.ndim, max=x.ndim - 1)
     if x.shape[dim] == 0:
         raise ValueError(f"x must have at least one element along dim={dim}, got shape {tuple(x.shape)}")
     m = x.detach().amax(dim=dim, keepdim=True)  # (..., 1, ...)
@@ -78,7 +83,7 @@ def cross_entropy(
     ignore_index: int | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Negative log-likelihood of class labels under ``softmax(logits)`` (Chapter 04).
+    """Negative log-likelihood of class labels under ``softmax(logits)``.
 
     ``loss_i = log_sum_exp(z_i) - z_{i, y_i}``: the softmax never appears explicitly, so the
     loss is finite for any finite logits.
@@ -87,37 +92,42 @@ def cross_entropy(
     ``logits`` (..., C) with the classes LAST and ``target`` of shape ``logits.shape[:-1]``,
     e.g. (B, T, V) logits for (B, T) caption tokens. (``F.cross_entropy`` puts the classes in
     dim 1; for 2-D logits the two agree.) For a contrastive loss, the logits are a (B, B)
-    similarity matrix and the target is ``arange(B)``.
+    similarity matrix and the target is ``arange(B)``. A target outside [0, C) raises
+    ValueError (this check reads the targets: one GPU synchronization per call).
 
     ``ignore_index``: targets equal to it (e.g. padding) add nothing, and ``"mean"`` averages
-    over the others only. ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"`` (one
-    loss per target). Half-precision logits are computed in float32.
+    over the others only; if every target is ignored, ``"mean"`` is NaN (0 / 0), as with
+    ``F.cross_entropy``. ``reduction``: ``"mean"`` (default; an empty batch raises ValueError),
+    ``"sum"`` or ``"none"`` (one loss per target). Half-precision logits are computed in float32.
     """
-    logits = _at_least_float32(_check_float_tensor(logits, "logits"))
+    logits = _at_least_float32(check_tensor("logits", logits, dtype="float"))
     if logits.ndim < 1 or logits.shape[-1] == 0:
         raise ValueError(f"logits must have shape (..., C) with C >= 1 classes, got {tuple(logits.shape)}")
-    if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        got = f"a {target.dtype} tensor" if isinstance(target, torch.Tensor) else type(target).__name__
-        raise ValueError(f"target must be an integer tensor of class indices, got {got}")
+    target = check_tensor("target", target, dtype="int")
     if target.shape != logits.shape[:-1]:
         raise ValueError(
             f"target must have shape {tuple(logits.shape[:-1])} to match logits {tuple(logits.shape)}, "
             f"got {tuple(target.shape)}"
         )
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise ValueError(f"ignore_index must be an int or None, got {ignore_index!r}")
-    reduction = _check_reduction(reduction)
+    if ignore_index is not None:
+        ignore_index = check_int("ignore_index", ignore_index)
+    reduction = _check_reduction(reduction, target)
     n_classes = logits.shape[-1]
     valid = None if ignore_index is None else target != ignore_index  # (...)
-    checked = target if valid is None else target[valid]
-    if checked.numel() and (checked.min() < 0 or checked.max() >= n_classes):
+    out_of_range = (target < 0) | (target >= n_classes)  # (...)
+    if valid is not None:
+        out_of_range &= valid
+    # The one synchronization: an index outside [0, C) would make gather fail on the CPU and
+    # trigger a device-side assert on a GPU, which leaves the CUDA context unusable.
+    if bool(out_of_range.any()):
+        checked = target if valid is None else target[valid]
         raise ValueError(
             f"target must hold class indices in [0, {n_classes - 1}]"
             + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
             + f", got values in [{int(checked.min())}, {int(checked.max())}]"
         )
     safe = target if valid is None else torch.where(valid, target, torch.zeros_like(target))
-    picked = logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (...): z_{i, y_i}
+    picked = logits.gather(-1, safe.long().unsqueeze(-1)).squeeze(-1)  # (...): z_{i, y_i}
     losses = log_sum_exp(logits, dim=-1) - picked  # (...)
     if valid is None:
         return _reduce(losses, reduction)
@@ -128,23 +138,26 @@ def cross_entropy(
 def binary_cross_entropy_with_logits(
     logits: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
-    """Binary cross-entropy of targets in [0, 1] under ``p = sigmoid(logits)`` (Chapter 04).
+    """Binary cross-entropy of targets in [0, 1] under ``p = sigmoid(logits)``.
 
     ``-[t log p + (1 - t) log(1 - p)] = max(z, 0) - t z + log(1 + exp(-|z|))``: the exponent
     is never positive, so the loss is finite and exact for any finite logit ``z``, where the
     textbook form returns ``inf`` or ``nan`` once ``sigmoid(z)`` rounds to 0 or 1. Its
     gradient is ``sigmoid(z) - t``, also at ``z = 0``.
     ``logits`` and ``target``: the same shape (e.g. (B,) or (B, K) for K binary labels);
-    soft targets in [0, 1] are allowed. Half-precision logits are computed in float32.
+    soft targets in [0, 1] are allowed, labels may be floats, integers or bools. A target
+    outside [0, 1] or NaN raises ValueError (this check reads the targets: one GPU
+    synchronization per call). ``reduction``: ``"mean"`` (default; an empty batch raises
+    ValueError), ``"sum"`` or ``"none"``. Half-precision logits are computed in float32.
     """
-    logits = _at_least_float32(_check_float_tensor(logits, "logits"))
-    if not isinstance(target, torch.Tensor) or target.is_complex():
-        raise ValueError(f"target must be a tensor of values in [0, 1], got {type(target).__name__}")
-    if target.shape != logits.shape:
+    logits = _at_least_float32(check_tensor("logits", logits, dtype="float"))
+    target = check_tensor("target", target)
+    if target.shape != logits.shape:  # t * z would broadcast silently
         raise ValueError(f"target must have the shape of logits {tuple(logits.shape)}, got {tuple(target.shape)}")
-    reduction = _check_reduction(reduction)
+    reduction = _check_reduction(reduction, target)
     target = target.to(logits.dtype)  # labels 0/1 may arrive as integers or bools
-    if target.numel() and not bool(((target >= 0) & (target <= 1)).all()):
+    # The one synchronization: a target outside [0, 1] gives a wrong (even negative) loss silently.
+    if not bool(((target >= 0) & (target <= 1)).all()):
         raise ValueError(f"target must hold values in [0, 1], got values in [{float(target.min())}, {float(target.max())}]")
     positive = logits >= 0
     # |z| and max(z, 0) take the same branch at z = 0, so autograd gives sigmoid(0) - t = 0.5 - t there.
@@ -158,37 +171,35 @@ def binary_cross_entropy_with_logits(
 
 
 def _check_losses(losses: object, names: Sequence[str]) -> None:
-    if not isinstance(losses, Mapping):
-        raise ValueError(f"losses must be a dict of name -> 0-d tensor, got {type(losses).__name__}")
+    # Keys and shapes only: checking the values for NaN would synchronize the GPU every step.
+    check_type("losses", losses, Mapping, "a dict of name -> 0-d tensor")
     if set(losses) != set(names):
         missing, extra = sorted(set(names) - set(losses)), sorted(set(losses) - set(names))
         raise ValueError(f"losses must have exactly the keys {sorted(names)}: missing {missing}, unexpected {extra}")
     for name in names:
-        value = losses[name]
-        if not isinstance(value, torch.Tensor) or value.ndim != 0:
-            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"losses[{name!r}] must be a 0-d tensor (a batch mean), got {got}")
+        check_tensor(f"losses[{name!r}]", losses[name], "()")  # a 0-d batch mean
 
 
 def _check_weights(weights: object) -> dict[str, float]:
-    if not isinstance(weights, Mapping) or not weights:
-        raise ValueError(f"weights must be a non-empty dict of name -> number >= 0, got {weights!r}")
+    check_type("weights", weights, Mapping, "a dict of name -> number >= 0")
+    if not weights:
+        raise ValueError("weights must name at least one loss, got {}")
     checked = {}
     for name, w in weights.items():
         if isinstance(w, torch.Tensor) and w.numel() == 1:
-            w = w.item()
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ValueError(f"weights[{name!r}] must be a finite number >= 0, got {w!r}")
-        checked[name] = float(w)
+            w = w.item()  # a tensor weight is read here (a synchronization); pass numbers in a loop
+        checked[name] = check_number(f"weights[{name!r}]", w, min=0)
+    if not any(checked.values()):  # every term switched off: a constant loss that trains nothing
+        raise ValueError(f"weights must not all be 0, got {weights!r}")
     return checked
 
 
 def weighted_sum(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
-    """``sum_k w_k L_k`` over the names of ``weights`` (Chapter 04).
+    """``sum_k w_k L_k`` over the names of ``weights``.
 
     ``losses`` and ``weights`` must have the same keys; each loss a 0-d tensor, each weight a
-    finite number >= 0 (0 switches a term off). Example: ``weighted_sum({"image": Li,
-    "tone": Lt, "fused": Lf}, {"image": 0.5, "tone": 0.5, "fused": 1.0})``.
+    finite number >= 0 (0 switches a term off, but not every term). Example:
+    ``weighted_sum({"image": Li, "tone": Lt, "fused": Lf}, {"image": 0.5, "tone": 0.5, "fused": 1.0})``.
     """
     weights = _check_weights(weights)
     _check_losses(losses, list(weights))
@@ -196,7 +207,7 @@ def weighted_sum(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float
 
 
 class WeightedLoss(nn.Module):
-    """Fixed loss weights as a module: ``WeightedLoss(weights)(losses) = sum_k w_k L_k`` (Chapter 04).
+    """Fixed loss weights as a module: ``WeightedLoss(weights)(losses) = sum_k w_k L_k``.
 
     It has the interface of :class:`UncertaintyWeighting`, so the two swap in a training loop.
     """
@@ -213,25 +224,27 @@ class WeightedLoss(nn.Module):
 
 
 class UncertaintyWeighting(nn.Module):
-    """Loss weights learned as task uncertainties, Kendall, Gal and Cipolla (2018) (Chapter 04).
+    """Loss weights learned as task uncertainties, Kendall, Gal and Cipolla (2018).
 
     ``L = sum_k [ L_k / (2 sigma_k^2) + log sigma_k ] = sum_k [ exp(-s_k) L_k / 2 + s_k / 2 ]``
     with one learned log-variance ``s_k = log sigma_k^2`` per task (``self.log_vars``, shape
-    (K,), initialised to ``init_log_var``). For fixed ``L_k`` the minimum over ``s_k`` is at
+    (K,), initialized to ``init_log_var``, a finite number with ``|init_log_var| <= 88`` so
+    that ``exp(s_k)`` and ``exp(-s_k)`` are finite in float32). For fixed ``L_k`` the minimum over ``s_k`` is at
     ``sigma_k^2 = L_k``, so a task's effective weight ``1 / (2 sigma_k^2)`` settles near
     ``1 / (2 L_k)``. Train ``self.log_vars`` with the model (often with a larger learning rate).
     """
 
     def __init__(self, names: Sequence[str], init_log_var: float = 0.0) -> None:
         super().__init__()
-        if isinstance(names, str) or not isinstance(names, Sequence) or not names:
-            raise ValueError(f"names must be a non-empty list of task names, got {names!r}")
-        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
-            raise ValueError(f"names must be distinct non-empty strings, got {list(names)!r}")
-        if isinstance(init_log_var, bool) or not isinstance(init_log_var, (int, float)) or not math.isfinite(init_log_var):
-            raise ValueError(f"init_log_var must be a finite number, got {init_log_var!r}")
+        if isinstance(names, str) or not isinstance(names, Sequence):
+            raise TypeError(f"names must be a list of task names, got {type(names).__name__}")
+        for i, n in enumerate(names):
+            check_type(f"names[{i}]", n, str, "a str")
+        if not names or not all(names) or len(set(names)) != len(names):
+            raise ValueError(f"names must be one or more distinct non-empty strings, got {list(names)!r}")
+        init_log_var = check_number("init_log_var", init_log_var, min=-_MAX_LOG_VAR, max=_MAX_LOG_VAR)
         self.names = tuple(names)
-        self.log_vars = nn.Parameter(torch.full((len(names),), float(init_log_var)))  # (K,): s_k
+        self.log_vars = nn.Parameter(torch.full((len(names),), init_log_var))  # (K,): s_k
 
     def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
         _check_losses(losses, self.names)

@@ -1,72 +1,85 @@
-"""Metrics that summarise a batch or a whole evaluation in one number.
+"""Metrics that summarize a batch, or a whole evaluation, in one number.
 
-Accuracy (Chapter 01's probes) and the running mean the Trainer uses; later chapters
-add retrieval (recall@K), speech (WER) and F1 here.
+Each metric returns a 0-d float tensor on the device of its input and never waits for the GPU,
+so it can run inside every training step; ``float(acc)`` reads it, and the Trainer reads its
+running means once per epoch. :class:`RunningMean` is the mean over batches that the Trainer
+keeps, each batch weighted by its size.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
+from ._checks import check_int, check_tensor
 
-def _as_tensor(x: Any, name: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    try:
-        return torch.as_tensor(x)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name} must be a tensor or array-like, got {type(x).__name__}") from None
+__all__ = ["RunningMean", "accuracy", "topk_accuracy"]
 
 
-def accuracy(out: Any, target: Any) -> float:
-    """Fraction of predictions equal to ``target``.
-
-    ``out`` is either logits of shape (B, C) for a target of shape (B,) (the
-    prediction is the arg-max over the last axis; (B, T, C) with (B, T) works the
-    same way) or predicted labels with exactly the target's shape. For one binary
-    logit per example, threshold first: ``accuracy(logits > 0, y)``.
-    """
-    out, target = _as_tensor(out, "out"), _as_tensor(target, "target")
+def _check_labels(target: torch.Tensor) -> torch.Tensor:
+    target = check_tensor("target", target, dtype="int")
     if target.ndim == 0 or target.numel() == 0:
-        raise ValueError(f"target must have shape (B,) with B > 0, got {tuple(target.shape)}")
-    if out.shape == target.shape:
-        pred = out  # (B,) labels
-    elif out.ndim == target.ndim + 1 and out.shape[:-1] == target.shape:
-        pred = out.argmax(dim=-1)  # (B, C) -> (B,)
-    else:
-        raise ValueError(
-            f"out must be logits of shape {(*target.shape, 'C')} or labels of shape "
-            f"{tuple(target.shape)} to match target, got {tuple(out.shape)}"
-        )
-    return (pred == target.to(pred.device)).float().mean().item()
+        raise ValueError(f"target must hold class labels of shape (B,) with B > 0, got shape {tuple(target.shape)}")
+    return target
 
 
-def topk_accuracy(out: Any, target: Any, k: int) -> float:
-    """Fraction of examples whose target is among the ``k`` highest logits.
+def _nan_unless_classes(value: torch.Tensor, target: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``value``, or NaN when a target is not a class id in [0, n_classes), decided on the device."""
+    valid = ((target >= 0) & (target < n_classes)).all()
+    return torch.where(valid, value, torch.full_like(value, float("nan")))
 
-    ``out``: logits (B, C); ``target``: labels (B,); ``1 <= k <= C``.
+
+def accuracy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fraction of predictions equal to ``target``, a 0-d float tensor.
+
+    ``out`` is either logits (B, C) for labels ``target`` (B,), the prediction being the
+    arg-max over the last axis ((B, T, C) with (B, T) works the same way), or predicted labels
+    with exactly the target's shape. One logit per example is a binary classifier: threshold
+    it first, ``accuracy(logits > 0, y)``. A target that is not a class id in [0, C) makes the
+    result NaN, so that a wrong label set shows instead of counting as a miss (checked on the
+    device: no GPU sync).
     """
-    out, target = _as_tensor(out, "out"), _as_tensor(target, "target")
-    if out.ndim != 2 or out.shape[0] == 0:
-        raise ValueError(f"out must be logits of shape (B, C) with B > 0, got {tuple(out.shape)}")
+    target = _check_labels(target)
+    out = check_tensor("out", out)
+    if out.shape == target.shape:
+        if out.is_floating_point():
+            raise TypeError("out has the target's shape, so it must hold labels, got floating-point values; "
+                            "for one logit per example threshold first: accuracy(logits > 0, y)")
+        return (out == target.to(out.device)).float().mean()
+    if out.shape[:-1] != target.shape:
+        raise ValueError(f"out must be logits of shape {(*target.shape, 'C')} or labels of shape "
+                         f"{tuple(target.shape)} to match target, got {tuple(out.shape)}")
+    if out.shape[-1] < 2:
+        raise ValueError("out has one logit per example: that is a binary classifier, threshold it "
+                         "first: accuracy(logits.squeeze(-1) > 0, y)")
+    target = target.to(out.device)
+    value = (out.argmax(dim=-1) == target).float().mean()
+    return _nan_unless_classes(value, target, out.shape[-1])
+
+
+def topk_accuracy(out: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
+    """Fraction of examples whose target is among the ``k`` highest logits, a 0-d float tensor.
+
+    ``out``: logits (B, C); ``target``: labels (B,); ``1 <= k <= C``. A target outside [0, C)
+    makes the result NaN, as in :func:`accuracy`.
+    """
+    target = _check_labels(target)
+    out = check_tensor("out", out, "(B, C)", dtype="float")
     if target.shape != out.shape[:1]:
         raise ValueError(f"target must have shape ({out.shape[0]},) to match out, got {tuple(target.shape)}")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= out.shape[1]:
-        raise ValueError(f"k must be an int in [1, C={out.shape[1]}], got {k!r}")
+    k = check_int("k", k, min=1, max=out.shape[1])
+    target = target.to(out.device)
     top = out.topk(k, dim=-1).indices  # (B, k)
-    hit = (top == target.to(top.device).unsqueeze(-1)).any(dim=-1)  # (B,)
-    return hit.float().mean().item()
+    value = (top == target.unsqueeze(-1)).any(dim=-1).float().mean()
+    return _nan_unless_classes(value, target, out.shape[1])
 
 
 class RunningMean:
     """A mean over many batches, each weighted by its size.
 
-    ``update(batch_mean, n)`` adds a batch of ``n`` items; ``value`` is the mean so
-    far. Tensors are summed on their own device without ``.item()``, so updating
-    never waits for the GPU. Weighting by the batch size matters: an average of batch
-    means is wrong when the last batch is smaller.
+    ``update(batch_mean, n)`` adds a batch of ``n`` items; ``value`` is the mean so far.
+    Tensors are summed on their own device without ``.item()``, so updating never waits for
+    the GPU; reading ``value`` does, once. Weighting by the batch size matters: the mean of
+    batch means is wrong when the last batch is smaller.
     """
 
     def __init__(self) -> None:
@@ -74,36 +87,26 @@ class RunningMean:
         self.count = 0
 
     def update(self, value: float | torch.Tensor, n: int = 1) -> None:
-        """Add a batch whose mean is ``value`` (a number or a one-element tensor) and size is ``n``."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        """Add a batch whose mean is ``value`` (a number or a one-element tensor) and whose size is ``n``."""
+        n = check_int("n", n, min=1)
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
-                raise ValueError(
-                    f"value must be a number or a one-element tensor, got shape {tuple(value.shape)}"
-                )
-            v = value.detach().reshape(())
-            if not isinstance(self.total, torch.Tensor):
-                self.total = v.float() * n + self.total
-            else:
-                if self.total.device != v.device:
-                    self.total = self.total.to(v.device)
-                self.total.add_(v, alpha=n)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                raise ValueError(f"value must be a number or a one-element tensor, got shape {tuple(value.shape)}")
+            v = value.detach().reshape(()).float()
             if isinstance(self.total, torch.Tensor):
-                self.total.add_(float(value) * n)
+                self.total = self.total.to(v.device).add_(v, alpha=n)  # stays on v's device
             else:
-                self.total += float(value) * n
+                self.total = v * n + self.total
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.total = self.total + float(value) * n
         else:
-            raise ValueError(f"value must be a number or a one-element tensor, got {type(value).__name__}")
+            raise TypeError(f"value must be a number or a one-element tensor, got {type(value).__name__}")
         self.count += n
 
     @property
     def value(self) -> float:
         """The weighted mean so far (NaN before the first update)."""
-        if self.count == 0:
-            return float("nan")
-        return float(self.total) / self.count
+        return float(self.total) / self.count if self.count else float("nan")
 
     def reset(self) -> None:
         """Forget everything seen so far."""
@@ -117,10 +120,10 @@ class RunningMean:
     def load_state_dict(self, state: dict) -> None:
         """Restore the running sums saved by :meth:`state_dict`."""
         if not isinstance(state, dict) or set(state) != {"total", "count"}:
-            raise ValueError(f"state must be a dict with keys 'total' and 'count', got {state!r}")
+            raise ValueError(f"state must be a dict with the keys 'total' and 'count', got {state!r}")
         total = state["total"]
         self.total = total.clone() if isinstance(total, torch.Tensor) else float(total)
-        self.count = int(state["count"])
+        self.count = check_int("state['count']", state["count"], min=0)
 
     def __repr__(self) -> str:
         return f"RunningMean(value={self.value:.4g}, count={self.count})"

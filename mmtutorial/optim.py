@@ -1,6 +1,6 @@
-"""Learning-rate schedules and gradient norms: the optimization helpers of Chapter 05.
+"""Learning-rate schedules and gradient norms: the helpers of *Optimization and the training loop*.
 
-Chapter 05 derives a linear warmup followed by a cosine decay, plots it, and builds it
+That chapter derives a linear warmup followed by a cosine decay, plots it, and builds it
 here as a ``LambdaLR``; it also computes the global gradient norm that clipping uses.
 
 The schedule is written for the ``s``-th optimizer step, counted from 1, with
@@ -23,26 +23,16 @@ from collections.abc import Iterable
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from ._checks import check_int, check_number, check_type
+
 __all__ = ["warmup_cosine_factor", "WarmupCosine", "warmup_cosine", "global_grad_norm"]
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _check_schedule(warmup_steps: int, total_steps: int, min_lr_ratio: float) -> None:
-    if not _is_int(total_steps) or total_steps < 1:
-        raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
-    if not _is_int(warmup_steps) or not 0 <= warmup_steps <= total_steps:
-        raise ValueError(
-            f"warmup_steps must be an int in [0, total_steps={total_steps}], got {warmup_steps!r}"
-        )
-    if (
-        isinstance(min_lr_ratio, bool)
-        or not isinstance(min_lr_ratio, (int, float))
-        or not 0.0 <= min_lr_ratio <= 1.0
-    ):
-        raise ValueError(f"min_lr_ratio must be a number in [0, 1], got {min_lr_ratio!r}")
+def _check_schedule(warmup_steps: int, total_steps: int, min_lr_ratio: float) -> tuple[int, int, float]:
+    """The three settings, checked together: 0 <= warmup_steps <= total_steps, min_lr_ratio in [0, 1]."""
+    total_steps = check_int("total_steps", total_steps, min=1)
+    warmup_steps = check_int("warmup_steps", warmup_steps, min=0, max=total_steps)
+    return warmup_steps, total_steps, check_number("min_lr_ratio", min_lr_ratio, min=0, max=1)
 
 
 def warmup_cosine_factor(
@@ -52,15 +42,16 @@ def warmup_cosine_factor(
 
     Linear warmup over ``warmup_steps`` steps, then a half cosine from the peak down to
     ``min_lr_ratio`` at ``total_steps``, constant afterwards (see the module docstring).
-    Chapter 05 plots it and checks it at the key steps.
+    The result always lies in ``[min_lr_ratio, 1]`` once the warmup is over, and in
+    ``(0, 1]`` during it. *Optimization and the training loop* plots it and checks it at the
+    key steps.
     """
-    _check_schedule(warmup_steps, total_steps, min_lr_ratio)
-    if not _is_int(step) or step < 1:
-        raise ValueError(f"step must be an int >= 1 (optimizer steps count from 1), got {step!r}")
+    warmup_steps, total_steps, min_lr_ratio = _check_schedule(warmup_steps, total_steps, min_lr_ratio)
+    step = check_int("step", step, min=1)  # optimizer steps count from 1
     if step <= warmup_steps:
         return step / warmup_steps
     if step >= total_steps:
-        return float(min_lr_ratio)
+        return min_lr_ratio
     progress = (step - warmup_steps) / (total_steps - warmup_steps)  # in (0, 1)
     return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -69,14 +60,13 @@ class WarmupCosine:
     """The ``lr_lambda`` of :func:`warmup_cosine`: ``factor(t + 1)`` after ``t`` scheduler steps.
 
     A small class rather than a closure, so that ``LambdaLR.state_dict()`` saves its
-    settings and a checkpoint restores them (Chapter 05).
+    settings and a checkpoint restores them.
     """
 
     def __init__(self, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0) -> None:
-        _check_schedule(warmup_steps, total_steps, min_lr_ratio)
-        self.warmup_steps = warmup_steps
-        self.total_steps = total_steps
-        self.min_lr_ratio = float(min_lr_ratio)
+        self.warmup_steps, self.total_steps, self.min_lr_ratio = _check_schedule(
+            warmup_steps, total_steps, min_lr_ratio
+        )
 
     def __call__(self, scheduler_steps: int) -> float:
         # LambdaLR asks for the factor after `scheduler_steps` calls of .step(): that is
@@ -101,31 +91,30 @@ def warmup_cosine(
     """Linear warmup then cosine decay, as a ``LambdaLR`` stepped once per optimizer step.
 
     The optimizer's ``lr`` is the peak. Pass the result to ``Trainer(scheduler=...)``,
-    or call ``scheduler.step()`` after each ``optimizer.step()``. Chapter 05 derives it::
+    or call ``scheduler.step()`` after each ``optimizer.step()``. For example::
 
         opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
         sched = warmup_cosine(opt, warmup_steps=100, total_steps=2_000, min_lr_ratio=0.1)
     """
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    # LambdaLR itself fails with an AttributeError about param_groups.
+    check_type("optimizer", optimizer, torch.optim.Optimizer, "a torch.optim.Optimizer")
     return LambdaLR(optimizer, WarmupCosine(warmup_steps, total_steps, min_lr_ratio))
 
 
 def global_grad_norm(parameters: torch.Tensor | Iterable[torch.Tensor]) -> torch.Tensor:
     """The Euclidean norm of all gradients together, ``sqrt(sum_p ||grad_p||^2)``, as a 0-d tensor.
 
-    Parameters without a gradient are skipped (the norm of none is 0). This is the
-    quantity ``torch.nn.utils.clip_grad_norm_`` compares with ``max_norm``; Chapter 05
-    clips with it by hand. The result is float32 on the gradients' device.
+    Parameters without a gradient are skipped (the norm of none is a CPU 0). This is the
+    quantity ``torch.nn.utils.clip_grad_norm_`` compares with ``max_norm``;
+    *Optimization and the training loop* clips with it by hand. The result is float32 on the
+    gradients' device. A NaN or infinite gradient gives a NaN or infinite norm, which is the
+    signal to look for: it runs every step, so it reads no values (no GPU synchronization).
     """
     if isinstance(parameters, torch.Tensor):
         parameters = [parameters]
-    if not isinstance(parameters, Iterable):
-        raise ValueError(f"parameters must be a tensor or an iterable of tensors, got {parameters!r}")
     grads = []
-    for p in parameters:
-        if not isinstance(p, torch.Tensor):
-            raise ValueError(f"parameters must hold only tensors, got {type(p).__name__}")
+    for i, p in enumerate(parameters):  # Python reports a non-iterable clearly
+        check_type(f"parameters[{i}]", p, torch.Tensor, "a tensor")
         if p.grad is not None:
             grads.append(p.grad.detach())
     if not grads:

@@ -19,6 +19,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._checks import check_int, check_same_length, check_type
+
 _PER_STEP_KEYS = ("step_loss", "lr", "grad_norm")
 
 
@@ -40,18 +42,18 @@ def plot_history(
     curves against the epoch; ``step_loss`` is drawn faintly behind the epoch loss
     when present. ``keys`` picks which entries to draw (default: every per-epoch
     entry); with ``ax`` everything goes into that one axes.
-    Chapter 02 draws its first learning curve with it.
     """
-    if not isinstance(history, Mapping):
-        raise ValueError(f"history must be a dict of lists (Trainer.history), got {type(history).__name__}")
+    check_type("history", history, Mapping, "a dict of lists (Trainer.history)")
     if keys is None:
         keys = [k for k in history if k not in _PER_STEP_KEYS and k != "epoch" and len(history[k]) > 0]
         if "step_loss" in history and len(history["step_loss"]) > 0:
             keys = ["step_loss", *keys]
         if not keys:
             raise ValueError("history has nothing to plot: every list in it is empty")
-    elif isinstance(keys, str) or not all(isinstance(k, str) for k in keys) or len(keys) == 0:
-        raise ValueError(f"keys must be a non-empty list of history keys or None, got {keys!r}")
+    elif isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise TypeError(f"keys must be a list of history keys or None, got {type(keys).__name__}")
+    elif len(keys) == 0:
+        raise ValueError("keys must name at least one history entry, got an empty list")
     missing = [k for k in keys if k not in history]
     if missing:
         raise ValueError(f"keys {missing} are not in history; available: {sorted(history)}")
@@ -67,8 +69,7 @@ def plot_history(
         fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.2), squeeze=False)
         panels = list(axes[0])
     else:
-        if not isinstance(ax, Axes):
-            raise ValueError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+        check_type("ax", ax, Axes, "a matplotlib Axes or None")
         fig, panels = ax.figure, [ax] * len(groups)
 
     epochs = list(history.get("epoch", []))
@@ -96,15 +97,17 @@ def plot_history(
 
 
 def _to_numpy_images(images: Any) -> np.ndarray:
+    if isinstance(images, (str, bytes)) or not isinstance(images, (torch.Tensor, np.ndarray, Sequence)):
+        raise TypeError(f"images must be a tensor, an array or a list of them, got {type(images).__name__}")
+    if isinstance(images, Sequence):
+        if len(images) == 0:
+            raise ValueError("images must hold at least one image, got an empty list")
+        return np.stack([_to_numpy_images(im) for im in images])
+    if images.dtype in (torch.uint8, np.uint8):  # 0-255 pixels would all clip to white
+        raise TypeError("images must hold floats in [0, 1], got uint8 pixels (0-255): divide them by 255 first")
     if isinstance(images, torch.Tensor):
-        arr = images.detach().float().cpu().numpy()
-    elif isinstance(images, np.ndarray):
-        arr = images.astype(float)
-    elif isinstance(images, Sequence) and not isinstance(images, str) and len(images) > 0:
-        arr = np.stack([_to_numpy_images(im) for im in images])
-    else:
-        raise ValueError(f"images must be a tensor, an array or a list of them, got {type(images).__name__}")
-    return arr
+        return images.detach().float().cpu().numpy()
+    return images.astype(float)
 
 
 def show_images(
@@ -115,31 +118,25 @@ def show_images(
 ) -> Figure:
     """Show a grid of images with optional captions as titles.
 
-    ``images``: (N, 3, H, W) colour or (N, H, W) / (N, 1, H, W) grey, a tensor or an
-    array with values in [0, 1] (values outside are clipped). Long captions wrap.
-    Chapter 03 shows its first ShapesWorld examples with it.
+    ``images``: (N, 3, H, W) color or (N, H, W) / (N, 1, H, W) gray, a tensor, an array or
+    a list of single images, with values in [0, 1] (values outside are clipped; uint8
+    pixels in 0-255 raise TypeError). ``captions``: one string per image. Long captions wrap.
     """
     arr = _to_numpy_images(images)
+    if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[1] not in (1, 3)):
+        raise ValueError(f"images must have shape (N, 3, H, W), (N, 1, H, W) or (N, H, W), got {arr.shape}")
     if arr.ndim == 4:
-        if arr.shape[1] not in (1, 3):
-            raise ValueError(f"images must have shape (N, 3, H, W) or (N, 1, H, W); got {arr.shape}")
         arr = arr.transpose(0, 2, 3, 1)  # (N, H, W, C)
         if arr.shape[-1] == 1:
             arr = arr[..., 0]  # (N, H, W)
-    elif arr.ndim != 3:
-        raise ValueError(f"images must have shape (N, 3, H, W) or (N, H, W), got {arr.shape}")
     n = arr.shape[0]
     if n == 0:
         raise ValueError("images must hold at least one image, got N=0")
     if captions is not None:
         if isinstance(captions, str) or not isinstance(captions, Sequence):
-            raise ValueError(
-                f"captions must be a list of N={n} strings or None, got {type(captions).__name__}"
-            )
-        if len(captions) != n:
-            raise ValueError(f"captions must have one entry per image (N={n}), got {len(captions)}")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+            raise TypeError(f"captions must be a list of N={n} strings or None, got {type(captions).__name__}")
+        check_same_length(images=arr, captions=captions)
+    ncols = check_int("ncols", ncols, min=1)
 
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)

@@ -1,183 +1,103 @@
-"""One Trainer for every chapter: fit, evaluate, predict, checkpoint and resume exactly.
+"""The training loop of every chapter, as the chapter *Optimization and the training loop* writes it.
 
-Chapter 05 builds the training loop by hand (forward, loss, backward, step) and then
-swaps it for :class:`Trainer`, which adds what every later chapter needs around
-those four lines: moving batches to the device, mixed precision on CUDA, gradient
-clipping, a learning-rate schedule, metrics, a history to plot, a progress display,
-and checkpoints that resume bit for bit.
+That chapter builds the loop by hand, one job per line::
+
+    for epoch in range(epochs):
+        model.train()
+        for *inputs, target in loader:
+            inputs, target = to_device((inputs, target), device)   # move
+            optimizer.zero_grad(set_to_none=True)
+            with autocast(device):                                  # mixed precision on CUDA
+                out = model(*inputs)                                # forward
+                loss = loss_fn(out, target)                         # loss (the batch mean)
+            loss.backward()                                         # backward
+            clip_grad_norm_(model.parameters(), grad_clip)          # clip
+            optimizer.step()                                        # step
+            scheduler.step()                                        # schedule
+            losses.append(loss.detach())                            # log, without waiting for the GPU
+
+:meth:`Trainer.train_step` is the body of the inner loop, in that order, and :meth:`Trainer.fit`
+the two loops around it, with validation after each epoch, a history to plot, and
+checkpoints that resume bit for bit (the random-state machinery lives beside it, in
+:mod:`mmtutorial.checkpoint`).
 
 The batch convention:
 
 * a tuple or list ``(*inputs, target)``: ``out = model(*inputs)``;
-* a dict: ``out = model(batch)`` and ``target = batch[target_key]``;
+* a dict: ``out = model(batch)`` and the target is ``batch["label"]``;
 * anything else: pass ``step_fn(model, batch) -> (loss, out, target)``.
 
-``loss_fn(out, target)`` must return the batch *mean*; epoch losses and metrics are
-means over examples (each batch weighted by its size).
+``loss_fn(out, target)`` returns the batch *mean*; epoch losses and metrics are means over
+examples, each batch weighted by its size. Nothing in a step waits for the GPU: losses,
+gradient norms and metrics stay tensors on the device and are read once per epoch.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import inspect
 import os
-import random
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .device import as_device, amp_dtype, autocast, get_device, map_tensors, to_device
+from . import checkpoint
+from ._checks import check_bool, check_int, check_number, check_path, check_type
+from .device import amp_dtype, as_device, autocast, get_device, map_tensors, to_device
 from .metrics import RunningMean
 
-PROGRESS_MODES = ("bar", "print", "plot", "none", None)
-CHECKPOINT_FORMAT = 1
-_STEP_KEYS = ("step_loss", "grad_norm")  # per-step entries buffered as tensors
+__all__ = ["Trainer", "prefer_fused"]
+
+CHECKPOINT_FORMAT = 2
+TARGET_KEY = "label"  # where a dict batch holds its target
 
 
-# --------------------------------------------------------------------------- RNG state
-# Exact resume needs every random number generator that training touches: Python's
-# `random`, NumPy's global generator, torch on the CPU and on each GPU, and any
-# torch.Generator the train loader shuffles with. States are kept as plain lists and
-# tensors so that `torch.load(..., weights_only=True)` can read them back.
+def prefer_fused(optimizer: torch.optim.Optimizer, device: torch.device) -> bool:
+    """On CUDA, switch Adam, AdamW and SGD to their fused kernels (one launch for all parameters).
 
-
-def _loader_generators(loader: Any) -> list[torch.Generator]:
-    """The distinct torch.Generators a DataLoader draws its order and seeds from."""
-    candidates = (
-        getattr(loader, "generator", None),
-        getattr(getattr(loader, "sampler", None), "generator", None),
-        getattr(getattr(getattr(loader, "batch_sampler", None), "sampler", None), "generator", None),
-    )
-    gens: list[torch.Generator] = []
-    for g in candidates:
-        if isinstance(g, torch.Generator) and all(g is not h for h in gens):
-            gens.append(g)
-    return gens
-
-
-def _get_rng_state(generators: list[torch.Generator]) -> dict:
-    version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    cuda = []
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        cuda = torch.cuda.get_rng_state_all()
-    return {
-        "python": [version, list(internal), gauss],
-        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state(),
-        "cuda": cuda,
-        "loader": [g.get_state() for g in generators],
-    }
-
-
-def _set_rng_state(state: dict, generators: list[torch.Generator] | None = None) -> None:
-    """Restore a state from :func:`_get_rng_state`; loader generators only if given."""
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        if len(state["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(state["cuda"])
-        else:
-            warnings.warn(
-                "the checkpoint's CUDA RNG states are for a different number of GPUs; not restored",
-                stacklevel=3,
-            )
-    if generators is not None:
-        if len(state["loader"]) == len(generators):
-            for g, s in zip(generators, state["loader"]):
-                g.set_state(s)
-        else:
-            warnings.warn(
-                f"the checkpoint holds {len(state['loader'])} train-loader generator state(s) but the "
-                f"train_loader has {len(generators)}; its shuffling order may differ from the original run",
-                stacklevel=3,
-            )
-
-
-@contextlib.contextmanager
-def _preserved_rng() -> Iterator[None]:
-    """Leave every global RNG as it was found, so evaluation never changes training."""
-    state = _get_rng_state([])
-    try:
-        yield
-    finally:
-        _set_rng_state(state)
-
-
-# ------------------------------------------------------------------------- small helpers
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    A crash at any moment leaves either the old file or the new one, never half a file.
+    Only where the caller left the choice open (``fused`` and ``foreach`` unset) and the
+    optimizer has not stepped yet; returns whether it switched.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    takes_fused = "fused" in inspect.signature(type(optimizer).__init__).parameters
+    if device.type != "cuda" or not takes_fused or optimizer.state:
+        return False
+    groups = optimizer.param_groups
+    if any(g.get("fused") is not None or g.get("foreach") is not None or g.get("differentiable") for g in groups):
+        return False
+    for g in groups:
+        g["fused"] = True
+    return True
 
 
-def _first_batch_dim(obj: Any) -> int | None:
+def _leading_size(obj: Any) -> int | None:
+    """The leading size of the first tensor (with at least one axis) in a nested batch."""
     if isinstance(obj, torch.Tensor):
-        return obj.shape[0] if obj.ndim > 0 else None
+        return obj.shape[0] if obj.ndim else None
     items = obj.values() if isinstance(obj, Mapping) else obj if isinstance(obj, (list, tuple)) else ()
     for item in items:
-        n = _first_batch_dim(item)
+        n = _leading_size(item)
         if n is not None:
             return n
     return None
 
 
 def _batch_size(target: Any, batch: Any) -> int:
-    """Examples in a batch: the leading size of the target (or of the first tensor)."""
-    if isinstance(target, torch.Tensor) and target.ndim > 0:
-        return target.shape[0]
-    n = _first_batch_dim(target)
+    """Examples in a batch: the leading size of the target, else of the batch's first tensor."""
+    n = _leading_size(target)
     if n is None and isinstance(target, (list, tuple)) and target:
         n = len(target)  # e.g. a list of captions
-    if n is None:
-        n = _first_batch_dim(batch)
-    return n if n else 1
-
-
-def _len_or_none(loader: Any) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
+    return n or _leading_size(batch) or 1
 
 
 def _concat(outs: list) -> Any:
     """Concatenate per-batch outputs: tensors, or tuples / dicts of tensors."""
     first = outs[0]
     if isinstance(first, torch.Tensor):
-        return torch.cat([o if o.ndim else o.reshape(1) for o in outs])
+        return torch.cat([o.reshape(1) if o.ndim == 0 else o for o in outs])
     if isinstance(first, Mapping):
         return {k: _concat([o[k] for o in outs]) for k in first}
     if isinstance(first, (list, tuple)):
@@ -185,46 +105,36 @@ def _concat(outs: list) -> Any:
     return outs
 
 
-def _is_positive_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
-
-
-# ------------------------------------------------------------------------------ Trainer
-
-
 class Trainer:
-    """Train, evaluate and checkpoint a model; the loop every chapter shares.
+    """Train, evaluate and checkpoint a model: the loop every chapter shares.
 
-    Chapter 05 builds this loop by hand and then hands it over to ``Trainer``::
+    ::
 
         trainer = Trainer(model, torch.optim.AdamW(model.parameters(), lr=1e-3),
                           nn.CrossEntropyLoss(), metrics={"acc": accuracy})
         history = trainer.fit(train_loader, val_loader, epochs=3)
 
     Arguments:
-        model: the ``nn.Module`` to train; moved to ``device``. ``trainer.model`` is
-            always the module being trained.
-        optimizer: a ``torch.optim.Optimizer`` over the model's parameters.
-        loss_fn: ``loss_fn(out, target)`` returning the batch mean (0-d tensor).
-            Optional when ``step_fn`` is given.
-        scheduler: a learning-rate scheduler, stepped once after every optimizer
-            step (so schedules are written in steps, not epochs).
+        model: the ``nn.Module`` to train, moved to ``device``; ``trainer.model`` is always
+            that module (not its compiled wrapper).
+        optimizer: over the model's parameters. On CUDA, Adam, AdamW and SGD are switched to
+            their fused implementation unless ``fused`` or ``foreach`` was chosen.
+        loss_fn: ``loss_fn(out, target)``, the batch mean; optional when ``step_fn`` is given.
+        scheduler: stepped once after every optimizer step (schedules count steps, not epochs).
         device: where to train; default :func:`~mmtutorial.device.get_device`.
-        amp: mixed precision on CUDA (bfloat16 where supported, else float16 with a
-            ``GradScaler``). Ignored on CPU and MPS, which train in float32.
-        grad_clip: clip the global gradient norm to this value (None: no clipping);
-            the norm before clipping is recorded in ``history["grad_norm"]``.
-        metrics: ``{"acc": fn}`` with ``fn(out, target)`` returning a batch mean
-            (a float or a 0-d tensor); reported for training and validation.
-        target_key: the key of the target in dict batches.
-        step_fn: ``step_fn(model, batch) -> (loss, out, target)`` replaces the batch
-            convention for models that need something else (the batch arrives
-            already on the device).
-        progress: ``"bar"`` (one progress bar per ``fit``), ``"print"`` (one line
-            per epoch), ``"plot"`` (a live loss curve in Jupyter, redrawn once per
-            epoch) or ``None`` / ``"none"`` (silent).
-        channels_last: store the model and 4-D input tensors channels-last, which
-            speeds up convolutions on recent GPUs.
+        amp: mixed precision on CUDA (bfloat16 where the GPU has it, else float16 with a
+            ``GradScaler``), or the 16-bit dtype to use; the CPU and MPS train in float32.
+        grad_clip: clip the global gradient norm to this value; the norm before clipping
+            goes to ``history["grad_norm"]``.
+        metrics: ``{"acc": fn}``, ``fn(out, target)`` a batch mean (a 0-d tensor or a number),
+            reported for training and validation.
+        step_fn: ``step_fn(model, batch) -> (loss, out, target)`` for batches of another
+            layout; the batch arrives on the device.
+        progress: print one line per epoch (losses, metrics, seconds).
+        channels_last: store the model and 4-D inputs channels-last (faster convolutions
+            under mixed precision on recent GPUs).
+        compile: wrap the model's forward in ``torch.compile``: True, or a dict of its
+            arguments (``{"backend": "eager"}`` needs no compiler).
     """
 
     def __init__(
@@ -235,181 +145,133 @@ class Trainer:
         *,
         scheduler: Any = None,
         device: torch.device | str | None = None,
-        amp: bool = True,
+        amp: bool | torch.dtype = True,
         grad_clip: float | None = None,
         metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
-        target_key: str | int = "label",
         step_fn: Callable[[nn.Module, Any], tuple] | None = None,
-        progress: str | None = "bar",
+        progress: bool = False,
         channels_last: bool = False,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if loss_fn is not None and not callable(loss_fn):
-            raise ValueError(f"loss_fn must be callable or None, got {type(loss_fn).__name__}")
-        if step_fn is not None and not callable(step_fn):
-            raise ValueError(f"step_fn must be callable or None, got {type(step_fn).__name__}")
+        check_type("model", model, nn.Module, "a torch.nn.Module")
+        check_type("optimizer", optimizer, torch.optim.Optimizer, "a torch.optim.Optimizer")
         if loss_fn is None and step_fn is None:
-            raise ValueError("loss_fn must be given unless step_fn computes the loss, got neither")
-        if scheduler is not None and not all(
-            hasattr(scheduler, a) for a in ("step", "state_dict", "load_state_dict")
-        ):
-            raise ValueError(
-                f"scheduler must be a torch.optim.lr_scheduler object or None, got {scheduler!r}"
-            )
-        if not isinstance(amp, bool):
-            raise ValueError(f"amp must be a bool, got {amp!r}")
-        if grad_clip is not None and (
-            isinstance(grad_clip, bool)
-            or not isinstance(grad_clip, (int, float))
-            or not math.isfinite(grad_clip)
-            or grad_clip <= 0
-        ):
-            raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
-        metrics = {} if metrics is None else metrics
-        if not isinstance(metrics, Mapping):
-            raise ValueError(f"metrics must be a dict of name -> fn(out, target) or None, got {metrics!r}")
+            raise ValueError("loss_fn must be given unless step_fn computes the loss; got neither")
+        metrics = dict(check_type("metrics", metrics or {}, Mapping, "a dict of name -> fn(out, target)"))
         for name, fn in metrics.items():
-            if not isinstance(name, str) or not name or name == "loss" or not callable(fn):
-                raise ValueError(
-                    f"metrics must map non-empty names other than 'loss' to callables, got {name!r}: {fn!r}"
-                )
-        if isinstance(target_key, bool) or not isinstance(target_key, (str, int)):
-            raise ValueError(f"target_key must be a str or int, got {target_key!r}")
-        if progress not in PROGRESS_MODES:
-            raise ValueError(f"progress must be one of {PROGRESS_MODES}, got {progress!r}")
-        if not isinstance(channels_last, bool):
-            raise ValueError(f"channels_last must be a bool, got {channels_last!r}")
+            if not callable(fn) or name == "loss":
+                raise ValueError(f"metrics must map names other than 'loss' to functions, got {name!r}: {fn!r}")
+        if not isinstance(compile, (bool, Mapping)):
+            raise TypeError(f"compile must be True, False or a dict of torch.compile arguments, got {compile!r}")
 
         self.device = get_device() if device is None else as_device(device)
-        fmt = torch.channels_last if channels_last else torch.preserve_format
-        self.model = model.to(self.device, memory_format=fmt)
+        memory_format = torch.channels_last if check_bool("channels_last", channels_last) else torch.preserve_format
+        self.model = model.to(self.device, memory_format=memory_format)
+        self._forward = torch.compile(self.model, **({} if compile is True else compile)) if compile else self.model
         self.optimizer = optimizer
-        self.loss_fn = loss_fn
-        self.scheduler = scheduler
-        self.amp_dtype = amp_dtype(self.device) if amp else None  # None: full precision
+        prefer_fused(optimizer, self.device)
+        self.loss_fn, self.step_fn, self.scheduler = loss_fn, step_fn, scheduler
+        self.amp_dtype = self._amp_dtype(amp)  # None: float32
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.grad_clip = grad_clip
-        self.metrics = dict(metrics)
-        self.target_key = target_key
-        self.step_fn = step_fn
-        self.progress = None if progress == "none" else progress
+        self.grad_clip = None if grad_clip is None else check_number("grad_clip", grad_clip, above=0)
+        self.metrics = metrics
+        self.progress = check_bool("progress", progress)
         self.channels_last = channels_last
 
         self.step = 0  # optimizer steps so far
         self.epoch = 0  # completed epochs
         self.batch_in_epoch = 0  # batches of the current epoch already trained on
         self.history: dict[str, list[float]] = {"epoch": [], "train_loss": []}
-        self.history.update({f"train_{m}": [] for m in self.metrics})
-        self.history.update({"step_loss": [], "lr": []})
-        if grad_clip is not None:
-            self.history["grad_norm"] = []
+        self._meters = self._new_meters()  # running means of the current epoch, on the device
+        self._step_log: dict[str, list[torch.Tensor]] = {"step_loss": [], "grad_norm": []}
+        self._replay = checkpoint.EpochReplay()
+        self._partial: list[str] = []  # history entries of an unfinished epoch
 
-        self._meters = self._new_meters()  # running means of the current epoch
-        self._step_buffers: dict[str, list[torch.Tensor]] = {k: [] for k in _STEP_KEYS}
-        self._generators: list[torch.Generator] = []  # the train loader's generators
-        self._epoch_start_rng: dict | None = None  # RNG state just before iter(train_loader)
-        self._resume_rng: dict | None = None  # RNG state to continue from after a stop
-        self._partial_keys: list[str] = []  # history entries logged for an unfinished epoch
-        self._fit_epochs = 0
-        self._last_postfix = 0.0
+    def _amp_dtype(self, amp: bool | torch.dtype) -> torch.dtype | None:
+        if isinstance(amp, torch.dtype):
+            if amp not in (torch.float16, torch.bfloat16):
+                raise ValueError(f"amp must be True, False, torch.float16 or torch.bfloat16, got {amp}")
+            return amp if self.device.type == "cuda" else None
+        return amp_dtype(self.device) if check_bool("amp", amp) else None
 
-    # ------------------------------------------------------------------ one batch
+    # ------------------------------------------------------------------ one step
 
-    def _new_meters(self) -> dict[str, RunningMean]:
-        return {name: RunningMean() for name in ("loss", *self.metrics)}
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, enabled=self.amp_dtype is not None, dtype=self.amp_dtype)
+    def train_step(self, batch: Any) -> torch.Tensor:
+        """One optimizer step on one batch, in the order of the hand-written loop; returns the loss."""
+        batch = self._move(batch)                                        # move
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss, out, target = self._forward_and_loss(batch)            # forward, loss
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()                          # backward (float16: scaled)
+        else:
+            loss.backward()                                             # backward
+        if self.grad_clip is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)                    # clip the true gradients
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)  # clip
+            self._step_log["grad_norm"].append(norm.detach())
+        self.history.setdefault("lr", []).append(float(self.optimizer.param_groups[0]["lr"]))
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)                            # step (skipped on overflow)
+            self.scaler.update()
+        else:
+            self.optimizer.step()                                       # step
+        if self.scheduler is not None:
+            with warnings.catch_warnings():  # a float16 step skipped by the scaler still advances the schedule
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                self.scheduler.step()                                   # schedule
+        self.step += 1
+        self._step_log["step_loss"].append(loss.detach())              # log
+        self._update(self._meters, loss, out, target, batch)
+        return loss
 
     def _move(self, batch: Any) -> Any:
         batch = to_device(batch, self.device)
         if self.channels_last:
-            batch = map_tensors(
-                batch,
-                lambda t: t.contiguous(memory_format=torch.channels_last)
-                if t.ndim == 4 and t.is_floating_point()
-                else t,
-            )
+            batch = map_tensors(batch, lambda t: t.contiguous(memory_format=torch.channels_last)
+                                if t.ndim == 4 and t.is_floating_point() else t)
         return batch
 
-    def _inputs_and_target(self, batch: Any) -> tuple[tuple, Any]:
-        if isinstance(batch, (list, tuple)) and len(batch) >= 2:
-            return tuple(batch[:-1]), batch[-1]
-        raise ValueError(
-            "a batch must be a tuple/list (*inputs, target) or a dict holding "
-            f"target_key={self.target_key!r}; got {type(batch).__name__}"
-            + (f" of length {len(batch)}" if isinstance(batch, (list, tuple)) else "")
-            + ". Pass step_fn=... for other layouts"
-        )
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, enabled=self.amp_dtype is not None, dtype=self.amp_dtype)
 
-    def _compute(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
-        """Forward one (device-resident) batch: returns (loss, out, target)."""
+    def _forward_and_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
+        """(loss, out, target) of a batch already on the device, by the batch convention."""
         if self.step_fn is not None:
-            result = self.step_fn(self.model, batch)
+            result = self.step_fn(self._forward, batch)
             if not (isinstance(result, tuple) and len(result) == 3):
-                raise ValueError(
-                    f"step_fn must return a tuple (loss, out, target), got {type(result).__name__}"
-                )
+                raise ValueError(f"step_fn must return a tuple (loss, out, target), got {type(result).__name__}")
             loss, out, target = result
         elif isinstance(batch, Mapping):
-            if self.target_key not in batch:
-                raise ValueError(f"dict batch has no target_key={self.target_key!r}; its keys: {list(batch)}")
-            out, target = self.model(batch), batch[self.target_key]
+            if TARGET_KEY not in batch:
+                raise ValueError(f"a dict batch must hold its target under {TARGET_KEY!r}; its keys: "
+                                 f"{list(batch)}. Pass step_fn=... for other layouts")
+            out, target = self._forward(batch), batch[TARGET_KEY]
+            loss = self.loss_fn(out, target)
+        elif isinstance(batch, (list, tuple)) and len(batch) >= 2:
+            out, target = self._forward(*batch[:-1]), batch[-1]
             loss = self.loss_fn(out, target)
         else:
-            inputs, target = self._inputs_and_target(batch)
-            out = self.model(*inputs)
-            loss = self.loss_fn(out, target)
+            raise ValueError(f"a batch must be a tuple (*inputs, target) or a dict with {TARGET_KEY!r}, got "
+                             f"{type(batch).__name__}. Pass step_fn=... for other layouts")
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
             got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
             raise ValueError(f"the loss must be a 0-d tensor (the batch mean), got {got}")
         return loss, out, target
 
-    def _train_step(self, batch: Any) -> torch.Tensor:
-        batch = self._move(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
-            loss, out, target = self._compute(batch)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-        else:
-            loss.backward()
-        if self.grad_clip is not None:
-            if self.scaler is not None:
-                self.scaler.unscale_(self.optimizer)  # clip the true gradients
-            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-            self._step_buffers["grad_norm"].append(norm.detach())
-        self.history["lr"].append(float(self.optimizer.param_groups[0]["lr"]))  # lr of this step
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        if self.scheduler is None:
-            pass
-        elif self.scaler is None:
-            self.scheduler.step()  # once per optimizer step
-        else:
-            # The scaler skips a step whose float16 gradients overflowed (often the first);
-            # the schedule still advances once per step, so torch's order warning is moot.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                self.scheduler.step()
-        self.step += 1
-
+    def _update(self, meters: dict[str, RunningMean], loss: torch.Tensor, out: Any, target: Any, batch: Any) -> None:
+        """Add a batch to running means of the loss and metrics (tensors on the device: no GPU sync)."""
         n = _batch_size(target, batch)
-        self._meters["loss"].update(loss, n)
-        self._step_buffers["step_loss"].append(loss.detach())
-        if self.metrics:
-            with torch.no_grad():
-                for name, fn in self.metrics.items():
-                    self._meters[name].update(fn(out, target), n)
-        return loss
+        meters["loss"].update(loss.detach(), n)
+        with torch.no_grad():
+            for name, fn in self.metrics.items():
+                meters[name].update(fn(out, target), n)
 
-    # ------------------------------------------------------------------ fitting
+    def _new_meters(self) -> dict[str, RunningMean]:
+        return {name: RunningMean() for name in ("loss", *self.metrics)}
+
+    # ------------------------------------------------------------------ the loops
 
     def fit(
         self,
@@ -421,208 +283,104 @@ class Trainer:
         checkpoint_path: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
     ) -> dict[str, list[float]]:
-        """Train until ``epochs`` epochs (or ``max_steps`` optimizer steps) are done.
+        """Train until ``epochs`` epochs (or ``max_steps`` optimizer steps) are done; returns the history.
 
-        Both limits count from the very start of training, across calls and
-        checkpoints: after ``fit(..., epochs=2)``, ``fit(..., epochs=5)`` trains three
-        more epochs, and a run resumed from a checkpoint finishes the same schedule.
-        A run stopped by ``max_steps`` in the middle of an epoch logs that partial
-        epoch; the next ``fit`` continues the epoch exactly where it stopped (same
-        batches, same random numbers) and replaces the partial entry.
+        Both limits count from the start of training, across calls and checkpoints: after
+        ``fit(..., epochs=2)``, ``fit(..., epochs=5)`` trains three more epochs, and a run
+        loaded from a checkpoint finishes the same schedule. A run stopped in the middle of
+        an epoch (by ``max_steps`` or an interrupt) logs the partial epoch; the next ``fit``
+        continues it exactly (same batches, same random numbers) and replaces that entry.
 
-        ``checkpoint_every`` (steps) writes ``checkpoint_path`` during training; a
-        checkpoint is also written at the end when ``checkpoint_path`` is given.
-        Returns :attr:`history`: per-epoch ``epoch``, ``train_loss``,
-        ``train_<metric>``, ``val_loss``, ``val_<metric>``, and per-step
-        ``step_loss``, ``lr`` (and ``grad_norm`` when clipping).
-        Chapter 05 replaces its hand-written loop with this call.
+        ``checkpoint_path`` is written at the end, and every ``checkpoint_every`` steps.
+        The history holds per epoch ``epoch``, ``train_loss``, ``train_<metric>``, ``val_loss``,
+        ``val_<metric>``, and per step ``step_loss``, ``lr`` and, when clipping, ``grad_norm``.
         """
-        if not isinstance(train_loader, Iterable):
-            got = type(train_loader).__name__
-            raise ValueError(f"train_loader must be an iterable of batches, got {got}")
-        if val_loader is not None and not isinstance(val_loader, Iterable):
-            got = type(val_loader).__name__
-            raise ValueError(f"val_loader must be an iterable of batches or None, got {got}")
-        if not _is_positive_int(epochs):
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-        if max_steps is not None and not _is_positive_int(max_steps):
-            raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
-        if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
-            raise ValueError(f"checkpoint_path must be a path or None, got {checkpoint_path!r}")
-        if checkpoint_every is not None and not _is_positive_int(checkpoint_every):
-            raise ValueError(
-                f"checkpoint_every must be a positive int (steps) or None, got {checkpoint_every!r}"
-            )
-        if checkpoint_every is not None and checkpoint_path is None:
-            raise ValueError("checkpoint_every needs checkpoint_path, got checkpoint_path=None")
+        epochs = check_int("epochs", epochs, min=1)
+        max_steps = None if max_steps is None else check_int("max_steps", max_steps, min=1)
+        if checkpoint_every is not None:
+            checkpoint_every = check_int("checkpoint_every", checkpoint_every, min=1)
+            if checkpoint_path is None:
+                raise ValueError("checkpoint_every needs checkpoint_path, got checkpoint_path=None")
+        if checkpoint_path is not None:
+            self._check_writable(check_path("checkpoint_path", checkpoint_path))
         if self.epoch >= epochs or (max_steps is not None and self.step >= max_steps):
-            warnings.warn(
-                f"nothing to train: the trainer is already at epoch {self.epoch}, step {self.step} "
-                f"(epochs={epochs}, max_steps={max_steps}); these limits count from the start of "
-                "training, so pass larger ones to train more",
-                stacklevel=2,
-            )
+            warnings.warn(f"nothing to train: the trainer is already at epoch {self.epoch}, step {self.step} "
+                          f"(epochs={epochs}, max_steps={max_steps}); these limits count from the start of "
+                          "training, so pass larger ones to train more", stacklevel=2)
             return self.history
 
-        self._generators = _loader_generators(train_loader)
-        self._fit_epochs = epochs
-        for key in self._partial_keys:  # the unfinished epoch is about to be finished
+        for key in self._partial:  # the unfinished epoch is about to be finished
             self.history[key].pop()
-        self._partial_keys = []
-        bar = self._open_bar(train_loader, epochs, max_steps)
-        self.model.train()
+        self._partial = []
         try:
             while self.epoch < epochs:
-                batches = self._epoch_batches(train_loader)
+                start = time.perf_counter()
+                self.model.train()
                 stopped = False
-                for batch in batches:
-                    loss = self._train_step(batch)
+                for batch in self._replay.batches(train_loader, self.batch_in_epoch):
+                    self.train_step(batch)
                     self.batch_in_epoch += 1
-                    if bar is not None:
-                        self._update_bar(bar, loss)
                     if checkpoint_every is not None and self.step % checkpoint_every == 0:
                         self.save_checkpoint(checkpoint_path)
                     if max_steps is not None and self.step >= max_steps:
                         stopped = True
                         break
-                complete = not stopped or self.batch_in_epoch == _len_or_none(train_loader)
-                self._end_epoch(val_loader, complete, _len_or_none(train_loader), bar)
+                self._end_epoch(train_loader, val_loader, stopped, time.perf_counter() - start, epochs)
                 if stopped:
                     break
         finally:
-            if self.batch_in_epoch > 0 and self._resume_rng is None:
-                # Stopped mid-epoch (max_steps or an interrupt): remember where the
-                # random streams were, so the next fit continues from here.
-                self._resume_rng = _get_rng_state(self._generators)
-            self._flush_step_buffers()
-            if bar is not None:
-                bar.close()
+            if self.batch_in_epoch > 0:  # stopped mid-epoch: the next fit continues from here
+                self._replay.stop()
+            self._flush_step_log()
         if checkpoint_path is not None:
             self.save_checkpoint(checkpoint_path)
         return self.history
 
-    def _epoch_batches(self, loader: Iterable) -> Iterator:
-        """An iterator over this epoch's batches, continuing a stopped epoch exactly.
-
-        RandomSampler and DataLoader draw the epoch's order and worker seeds from the
-        global torch RNG (or the loader's generator) when iteration starts, so the
-        RNG state just before ``iter(loader)`` determines the epoch. To continue
-        an epoch, restore that state, replay the batches already used (loading
-        them again), then restore the state at the moment training stopped.
-        """
-        if self.batch_in_epoch == 0:
-            if self._resume_rng is not None:  # fresh epoch after load_checkpoint
-                _set_rng_state(self._resume_rng, self._generators)
-                self._resume_rng = None
-            self._epoch_start_rng = _get_rng_state(self._generators)
-            return iter(loader)
-        if self._epoch_start_rng is None or self._resume_rng is None:
-            raise RuntimeError("cannot continue the unfinished epoch: its random state was not recorded")
-        _set_rng_state(self._epoch_start_rng, self._generators)
-        batches = iter(loader)
-        for i in range(self.batch_in_epoch):
-            try:
-                next(batches)
-            except StopIteration:
-                raise ValueError(
-                    f"train_loader yields {i} batches per epoch, but {self.batch_in_epoch} of this "
-                    "epoch were already trained on; resume with the same loader"
-                ) from None
-        _set_rng_state(self._resume_rng, self._generators)
-        self._resume_rng = None
-        return batches
-
-    def _end_epoch(
-        self, val_loader: Iterable | None, complete: bool, n_batches: int | None, bar: Any
-    ) -> None:
+    def _end_epoch(self, loader: Iterable, val_loader: Iterable | None, stopped: bool, seconds: float,
+                   epochs: int) -> None:
         if self._meters["loss"].count == 0:
             raise ValueError("train_loader must yield at least one batch per epoch, got none")
-        self._flush_step_buffers()
-        if complete:
-            progress = float(self.epoch + 1)
-        elif n_batches:
-            progress = self.epoch + self.batch_in_epoch / n_batches
-        else:
-            progress = self.epoch + 0.5  # unknown epoch length
-        entries = {"epoch": progress}
-        entries.update({f"train_{name}": m.value for name, m in self._meters.items()})
+        self._flush_step_log()
+        n_batches = len(loader) if hasattr(loader, "__len__") else None
+        complete = not stopped or self.batch_in_epoch == n_batches
+        fraction = 1.0 if complete else self.batch_in_epoch / n_batches if n_batches else 0.5
+        entries = {"epoch": self.epoch + fraction}
+        entries.update({f"train_{name}": m.value for name, m in self._meters.items()})  # one read per epoch
         if val_loader is not None:
-            entries.update({f"val_{name}": v for name, v in self.evaluate(val_loader).items()})
+            entries.update({f"val_{name}": value for name, value in self.evaluate(val_loader).items()})
         for key, value in entries.items():
             self.history.setdefault(key, []).append(value)
         if complete:
-            self.epoch += 1
-            self.batch_in_epoch = 0
+            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
             self._meters = self._new_meters()
-            self._epoch_start_rng = None
+            self._replay.end_epoch()
         else:
-            self._partial_keys = list(entries)
-        self._report(entries, bar)
+            self._partial = list(entries)
+        if self.progress:
+            cells = "  ".join(f"{k} {v:.4g}" for k, v in entries.items() if k != "epoch")
+            print(f"epoch {entries['epoch']:g}/{epochs}  {cells}  ({seconds:.1f} s)", flush=True)
 
-    def _flush_step_buffers(self) -> None:
-        for key, buf in self._step_buffers.items():
-            if buf:
-                self.history.setdefault(key, []).extend(torch.stack(buf).float().tolist())
-                buf.clear()
-
-    # ------------------------------------------------------------------ progress
-
-    def _open_bar(self, loader: Iterable, epochs: int, max_steps: int | None) -> Any:
-        if self.progress != "bar":
-            return None
-        n = _len_or_none(loader)
-        total = None if n is None else (epochs - self.epoch) * n - self.batch_in_epoch
-        if max_steps is not None:
-            total = max_steps - self.step if total is None else min(total, max_steps - self.step)
-        self._last_postfix = time.monotonic()
-        return tqdm(total=total, desc="fit", unit="step", dynamic_ncols=True)
-
-    def _update_bar(self, bar: Any, loss: torch.Tensor) -> None:
-        bar.update(1)
-        now = time.monotonic()
-        if now - self._last_postfix > 0.5:  # .item() waits for the GPU: do it rarely
-            self._last_postfix = now
-            bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item():.4f}", refresh=False)
-
-    def _report(self, entries: dict[str, float], bar: Any) -> None:
-        summary = {k: f"{v:.4g}" for k, v in entries.items() if k != "epoch"}
-        if self.progress == "bar" and bar is not None:
-            bar.set_postfix(epoch=f"{entries['epoch']:g}", **summary)
-        elif self.progress == "print":
-            cells = "  ".join(f"{k} {v}" for k, v in summary.items())
-            print(f"epoch {entries['epoch']:g}/{self._fit_epochs}  {cells}", flush=True)
-        elif self.progress == "plot":
-            import matplotlib.pyplot as plt
-            from IPython.display import clear_output, display
-
-            from .plot import plot_history
-
-            fig = plot_history(self.history)
-            clear_output(wait=True)
-            display(fig)
-            plt.close(fig)
+    def _flush_step_log(self) -> None:
+        for key, values in self._step_log.items():
+            if values:
+                self.history.setdefault(key, []).extend(torch.stack(values).float().tolist())
+                values.clear()
 
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, loader: Iterable) -> dict[str, float]:
-        """Mean loss and metrics over ``loader``, each batch weighted by its size.
+        """Mean loss and metrics over ``loader`` (each batch weighted by its size).
 
-        Runs under ``torch.no_grad()`` in eval mode (dropout off) and restores the
-        model's mode and every random generator afterwards, so validating never
-        changes what training does.
+        In eval mode, without autograd, and with every random generator left as it was, so
+        that validating never changes what training does.
         """
-        if not isinstance(loader, Iterable):
-            raise ValueError(f"loader must be an iterable of batches, got {type(loader).__name__}")
         meters = self._new_meters()
         with self._inference():
             for batch in loader:
                 batch = self._move(batch)
                 with self._autocast():
-                    loss, out, target = self._compute(batch)
-                n = _batch_size(target, batch)
-                meters["loss"].update(loss, n)
-                for name, fn in self.metrics.items():
-                    meters[name].update(fn(out, target), n)
+                    loss, out, target = self._forward_and_loss(batch)
+                self._update(meters, loss, out, target, batch)
         if meters["loss"].count == 0:
             raise ValueError("loader must yield at least one batch, got none")
         return {name: m.value for name, m in meters.items()}
@@ -630,24 +388,20 @@ class Trainer:
     def predict(self, loader: Iterable) -> Any:
         """The model's outputs over ``loader``, concatenated along the batch axis, on the CPU.
 
-        Batches follow the ``fit`` layout and the target is dropped; a bare tensor or
-        a 1-tuple is taken as the only input. Floating outputs come back as float32.
+        Batches follow the layout of ``fit`` (the target is not needed: a bare tensor is the
+        only input); floating outputs come back as float32.
         """
-        if not isinstance(loader, Iterable):
-            raise ValueError(f"loader must be an iterable of batches, got {type(loader).__name__}")
         outs = []
         with self._inference():
             for batch in loader:
                 batch = self._move(batch)
                 with self._autocast():
                     if self.step_fn is not None:
-                        out = self._compute(batch)[1]
-                    elif isinstance(batch, (Mapping, torch.Tensor)):
-                        out = self.model(batch)
-                    elif isinstance(batch, (list, tuple)) and len(batch) == 1:
-                        out = self.model(*batch)
+                        out = self._forward_and_loss(batch)[1]
+                    elif isinstance(batch, (torch.Tensor, Mapping)):
+                        out = self._forward(batch)
                     else:
-                        out = self.model(*self._inputs_and_target(batch)[0])
+                        out = self._forward(*(batch[:-1] if len(batch) >= 2 else batch))
                 outs.append(map_tensors(out, lambda t: (t.float() if t.is_floating_point() else t).cpu()))
         if not outs:
             raise ValueError("loader must yield at least one batch, got none")
@@ -655,18 +409,19 @@ class Trainer:
 
     @contextlib.contextmanager
     def _inference(self) -> Iterator[None]:
-        """Eval mode, no autograd and untouched random generators; restores the mode after."""
         was_training = self.model.training
         self.model.eval()
         try:
-            with _preserved_rng(), torch.no_grad():
+            with checkpoint.preserved_rng(), torch.no_grad():
                 yield
         finally:
             self.model.train(was_training)
 
+    # ------------------------------------------------------------------ checkpoints
+
     def state_dict(self) -> dict:
-        """Everything needed to continue training exactly: see :meth:`save_checkpoint`."""
-        self._flush_step_buffers()
+        """Everything needed to continue training exactly (see :meth:`save_checkpoint`)."""
+        self._flush_step_log()
         return {
             "format": CHECKPOINT_FORMAT,
             "model": self.model.state_dict(),
@@ -677,83 +432,99 @@ class Trainer:
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "history": {k: list(v) for k, v in self.history.items()},
-            "partial_keys": list(self._partial_keys),
+            "partial_keys": list(self._partial),
             "meters": {k: m.state_dict() for k, m in self._meters.items()},
-            # The RNG state to continue from: where a stopped fit left off, else now.
-            "rng": self._resume_rng if self._resume_rng is not None else _get_rng_state(self._generators),
-            "epoch_start_rng": self._epoch_start_rng if self.batch_in_epoch > 0 else None,
+            **self._replay.state_dict(mid_epoch=self.batch_in_epoch > 0),
         }
 
     def load_state_dict(self, state: Mapping) -> None:
-        """Restore a :meth:`state_dict`, including the global random generators."""
-        required = {"format", "model", "optimizer", "scheduler", "step", "epoch", "batch_in_epoch", "rng"}
-        if not isinstance(state, Mapping) or not required <= set(state):
-            missing = sorted(required - set(state)) if isinstance(state, Mapping) else sorted(required)
-            raise ValueError(f"state must be a Trainer checkpoint; missing keys {missing}")
-        if state["format"] != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format must be {CHECKPOINT_FORMAT}, got {state['format']!r}")
-        if (state["scheduler"] is None) != (self.scheduler is None):
-            raise ValueError(
-                "scheduler must match the checkpoint: it was saved "
-                + ("without" if state["scheduler"] is None else "with")
-                + " a scheduler, but this Trainer has "
-                + ("one" if self.scheduler is not None else "none")
-            )
+        """Restore a :meth:`state_dict`, random generators included.
+
+        The whole state is checked first: a state that does not fit this Trainer raises
+        ValueError and changes nothing.
+        """
+        self._check_state(state)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state.get("scaler") is not None:
+        if self.scaler is not None and state["scaler"] is not None:
             self.scaler.load_state_dict(state["scaler"])
-        self.step, self.epoch = int(state["step"]), int(state["epoch"])
-        self.batch_in_epoch = int(state["batch_in_epoch"])
-        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-        self._partial_keys = list(state.get("partial_keys", []))
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self._partial = list(state["partial_keys"])
         self._meters = self._new_meters()
-        for name, meter_state in state.get("meters", {}).items():
-            if name in self._meters:
-                self._meters[name].load_state_dict(dict(meter_state))
-        self._step_buffers = {k: [] for k in _STEP_KEYS}
-        self._epoch_start_rng = state.get("epoch_start_rng")
-        if self.batch_in_epoch > 0 and self._epoch_start_rng is None:
-            raise ValueError("state is mid-epoch (batch_in_epoch > 0) but has no epoch_start_rng")
-        self._resume_rng = state["rng"]
-        _set_rng_state(self._resume_rng)  # loader generators are restored by the next fit
+        for name, meter in state["meters"].items():
+            self._meters[name].load_state_dict(meter)
+        self._step_log = {key: [] for key in self._step_log}
+        self._replay.load_state_dict(state, mid_epoch=self.batch_in_epoch > 0)
+
+    def _check_state(self, state: Any) -> None:
+        """ValueError (TypeError for a non-dict) unless ``state`` is a checkpoint this Trainer can load."""
+        check_type("state", state, Mapping, "a Trainer state_dict")
+        keys = {"format", "model", "optimizer", "scheduler", "scaler", "step", "epoch", "batch_in_epoch",
+                "history", "partial_keys", "meters", "rng", "epoch_start_rng"}
+        if not keys <= set(state):
+            raise ValueError(f"state must be a Trainer checkpoint; missing keys {sorted(keys - set(state))}")
+        if state["format"] != CHECKPOINT_FORMAT:
+            raise ValueError(f"state has checkpoint format {state['format']!r}; this Trainer reads format "
+                             f"{CHECKPOINT_FORMAT}")
+        for key in ("step", "epoch", "batch_in_epoch"):
+            check_int(f"state[{key!r}]", state[key], min=0)
+        mine, theirs = self.model.state_dict(), state["model"]
+        if not isinstance(theirs, Mapping) or set(mine) != set(theirs):
+            raise ValueError("state['model'] does not fit the model: its parameter names differ")
+        wrong = [k for k in mine if getattr(theirs[k], "shape", None) != mine[k].shape]
+        if wrong:
+            raise ValueError(f"state['model'] does not fit the model: shapes differ for {wrong[:3]}")
+        groups = state["optimizer"].get("param_groups") if isinstance(state["optimizer"], Mapping) else None
+        if not groups or [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.optimizer.param_groups]:
+            raise ValueError("state['optimizer'] does not fit the optimizer: its parameter groups differ")
+        if (state["scheduler"] is None) != (self.scheduler is None):
+            saved = "without" if state["scheduler"] is None else "with"
+            mine_has = "has one" if self.scheduler is not None else "has none"
+            raise ValueError(f"scheduler must match the checkpoint: it was saved {saved} a scheduler, this Trainer {mine_has}")
+        if not isinstance(state["history"], Mapping) or not all(isinstance(v, list) for v in state["history"].values()):
+            raise ValueError("state['history'] must be a dict of lists")
+        meters = state["meters"]
+        if not isinstance(meters, Mapping) or not set(meters) <= set(self._new_meters()):
+            raise ValueError(f"state['meters'] must hold running means of {sorted(self._new_meters())}")
+        if not all(isinstance(m, Mapping) and set(m) == {"total", "count"} for m in meters.values()):
+            raise ValueError("state['meters'] must hold dicts with the keys 'total' and 'count'")
+        self._replay.check_state_dict(state, mid_epoch=state["batch_in_epoch"] > 0)
+
+    @staticmethod
+    def _check_writable(path: str | os.PathLike) -> None:
+        """Fail before training, not after it, when a checkpoint could not be written."""
+        folder = os.path.dirname(os.path.abspath(path)) or "."
+        while not os.path.exists(folder):  # save_checkpoint creates missing folders
+            folder = os.path.dirname(folder)
+        if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ValueError(f"checkpoint_path {str(path)!r} cannot be written (a folder, or no write permission)")
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Write an atomic checkpoint to ``path`` (a temp file in the same folder, then a rename).
+        """Write an atomic, fingerprinted checkpoint (:func:`mmtutorial.checkpoint.save`).
 
-        It holds the model, optimizer, scheduler and scaler states, the step, epoch
-        and position in the epoch, the history, and every random generator, so that
-        :meth:`load_checkpoint` followed by the same ``fit`` call reproduces an
-        uninterrupted run bit for bit on the same machine. Chapter 05 interrupts a run
-        and resumes it.
-
-        Limits of exact resume: the unfinished epoch is replayed by loading its first
-        batches again; DataLoader workers are re-seeded from the same base seed, so
-        random augmentation inside workers matches too, except with
-        ``persistent_workers=True`` after the first epoch. An IterableDataset
-        resumes exactly only if its stream depends on nothing but these seeds.
+        It holds the model, optimizer, scheduler and scaler, the step, epoch and position in
+        the epoch, the history and every random generator, so that :meth:`load_checkpoint`
+        followed by the same ``fit`` reproduces an uninterrupted run bit for bit on the same
+        machine (see :class:`~mmtutorial.checkpoint.EpochReplay` for the limits).
         """
-        if not isinstance(path, (str, os.PathLike)):
-            raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-        _atomic_save(self.state_dict(), Path(path))
+        checkpoint.save(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Load a checkpoint written by :meth:`save_checkpoint` (``weights_only=True``).
+        """Load a checkpoint of :meth:`save_checkpoint` (``weights_only=True``); the next ``fit`` continues it.
 
-        Tensors are read onto the CPU and copied into the model and optimizer on
-        their device. The next :meth:`fit` continues where the saved run stopped.
+        A damaged file, or one that does not fit this Trainer, raises
+        :class:`~mmtutorial.checkpoint.CheckpointError` naming the file, and changes nothing.
         """
-        if not isinstance(path, (str, os.PathLike)):
-            raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoint.load(path)
+        try:
+            self._check_state(state)
+        except (TypeError, ValueError) as err:
+            raise checkpoint.CheckpointError(f"{str(path)!r}: {err}") from err
         self.load_state_dict(state)
 
     def __repr__(self) -> str:
-        return (
-            f"Trainer(model={type(self.model).__name__}, device={self.device}, "
-            f"amp={self.amp_dtype}, step={self.step}, epoch={self.epoch})"
-        )
+        return (f"Trainer(model={type(self.model).__name__}, device={self.device}, amp={self.amp_dtype}, "
+                f"step={self.step}, epoch={self.epoch})")

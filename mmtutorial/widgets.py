@@ -5,7 +5,8 @@ An explorer never trains anything: a chapter first runs a small sweep over a gri
 grid. Moving a slider only redraws, so it is instant, and the widget state saved in the
 notebook still shows a figure in the online book, where no kernel runs. The drawing is a
 plain function, :func:`sweep_figure`, that returns a matplotlib Figure and works without a
-display. Chapter 04 introduces both for the loss weights (alpha, beta).
+display. The chapter *The mathematical model and its losses* introduces both for the loss
+weights (alpha, beta).
 """
 
 from __future__ import annotations
@@ -19,26 +20,29 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ._checks import check_choice, check_number, check_type
+
 Grid = Mapping[str, Sequence[float]]
 
 
 def _check_sweep(grid: Any, results: Any) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
-    if not isinstance(grid, Mapping) or not 1 <= len(grid) <= 2:
+    check_type("grid", grid, Mapping, "a dict of knob names -> lists of values")
+    if not 1 <= len(grid) <= 2:
         raise ValueError(f"grid must be a dict of 1 or 2 knob names -> lists of values, got {grid!r}")
     checked_grid = {}
     for name, values in grid.items():
-        if not isinstance(name, str) or not name.isidentifier():
+        check_type("grid keys", name, str, "str")
+        if not name.isidentifier():  # the names become keyword arguments of the slider callback
             raise ValueError(f"grid keys must be identifiers such as 'alpha', got {name!r}")
-        try:
-            values = [float(v) for v in values]
-        except (TypeError, ValueError):
-            raise ValueError(f"grid[{name!r}] must be a list of numbers, got {values!r}") from None
-        if not values or not all(math.isfinite(v) for v in values) or len(set(values)) != len(values):
-            raise ValueError(f"grid[{name!r}] must be a non-empty list of distinct finite numbers, got {values!r}")
+        values = values.tolist() if hasattr(values, "tolist") else values  # a NumPy array or a tensor
+        values = [check_number(f"grid[{name!r}][{i}]", v) for i, v in enumerate(values)]
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of distinct numbers, got {values!r}")
         checked_grid[name] = values
     shape = tuple(len(v) for v in checked_grid.values())
-    if not isinstance(results, Mapping) or not results:
-        raise ValueError(f"results must be a non-empty dict of metric name -> array of shape {shape}, got {results!r}")
+    check_type("results", results, Mapping, f"a dict of metric name -> array of shape {shape}")
+    if not results:
+        raise ValueError(f"results must name at least one metric (an array of shape {shape}), got {{}}")
     checked_results = {}
     for metric, table in results.items():
         array = np.asarray(table, dtype=float)
@@ -48,14 +52,16 @@ def _check_sweep(grid: Any, results: Any) -> tuple[dict[str, list[float]], dict[
     return checked_grid, checked_results
 
 
-def _index(grid: dict[str, list[float]], point: Any) -> tuple[int, ...]:
-    if not isinstance(point, Mapping) or set(point) != set(grid):
-        raise ValueError(f"point must be a dict with the keys {list(grid)}, got {point!r}")
+def _index(grid: dict[str, list[float]], point: Any, arg: str = "point") -> tuple[int, ...]:
+    check_type(arg, point, Mapping, f"a dict with the keys {list(grid)}")
+    if set(point) != set(grid):
+        raise ValueError(f"{arg} must be a dict with the keys {list(grid)}, got {point!r}")
     index = []
     for name, values in grid.items():
-        matches = [i for i, v in enumerate(values) if math.isclose(v, float(point[name]), rel_tol=1e-9, abs_tol=1e-12)]
+        value = check_number(f"{arg}[{name!r}]", point[name])
+        matches = [i for i, v in enumerate(values) if math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12)]
         if not matches:
-            raise ValueError(f"point[{name!r}] must be one of the grid values {values}, got {point[name]!r}")
+            raise ValueError(f"{arg}[{name!r}] must be one of the grid values {values}, got {point[name]!r}")
         index.append(matches[0])
     return tuple(index)
 
@@ -69,19 +75,18 @@ def sweep_figure(
     title: str | None = None,
     ylabel: str = "accuracy",
 ) -> Figure:
-    """Draw a sweep's results at one grid ``point`` (Chapter 04).
+    """Draw a sweep's results at one grid ``point``.
 
-    ``grid``: 1 or 2 knobs, e.g. ``{"alpha": [0, 1, 10], "beta": [0, 1, 10]}``;
-    ``results``: metric name -> array of shape ``(len(grid[k1]), len(grid[k2]))`` (or
-    ``(len(grid[k1]),)`` for one knob); ``point``: the chosen value of each knob.
+    ``grid``: 1 or 2 knobs, e.g. ``{"alpha": [0, 1, 10], "beta": [0, 1, 10]}``, each a list of
+    distinct finite numbers; ``results``: metric name -> array of shape
+    ``(len(grid[k1]), len(grid[k2]))`` (or ``(len(grid[k1]),)`` for one knob), where NaN marks
+    a point without a result; ``point``: the chosen value of each knob, one of its grid values.
     Left: for two knobs, a heatmap of ``results[heatmap]`` (default: the first metric) with the
     point framed; for one knob, every metric against the knob with the point marked.
     Right: every metric at the point, as bars.
     """
     grid, results = _check_sweep(grid, results)
-    heatmap = next(iter(results)) if heatmap is None else heatmap
-    if heatmap not in results:
-        raise ValueError(f"heatmap must be one of the metrics {list(results)}, got {heatmap!r}")
+    heatmap = next(iter(results)) if heatmap is None else check_choice("heatmap", heatmap, list(results))
     index = _index(grid, point)
     names = list(grid)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4), gridspec_kw={"width_ratios": [1.2, 1]})
@@ -130,7 +135,7 @@ def sweep_explorer(
     title: str | None = None,
     ylabel: str = "accuracy",
 ):
-    """Sliders over a precomputed sweep that redraw :func:`sweep_figure` (Chapter 04).
+    """Sliders over a precomputed sweep that redraw :func:`sweep_figure`.
 
     One slider per knob of ``grid`` (its values only); ``start`` is the first point shown
     (default: the best point of the heatmap metric). Returns an ``ipywidgets.interactive``:
@@ -140,13 +145,11 @@ def sweep_explorer(
     from IPython.display import display
 
     grid, results = _check_sweep(grid, results)
-    heatmap = next(iter(results)) if heatmap is None else heatmap
-    if heatmap not in results:
-        raise ValueError(f"heatmap must be one of the metrics {list(results)}, got {heatmap!r}")
+    heatmap = next(iter(results)) if heatmap is None else check_choice("heatmap", heatmap, list(results))
     if start is None:
         best = np.unravel_index(np.nanargmax(results[heatmap]), results[heatmap].shape)
         start = {n: grid[n][i] for n, i in zip(grid, best)}
-    index = _index(grid, start)
+    index = _index(grid, start, "start")
     sliders = {
         name: widgets.SelectionSlider(
             options=[(f"{v:g}", v) for v in values], value=values[i], description=name, continuous_update=False

@@ -98,28 +98,52 @@ def test_dataset_and_dataloader(clean):
     assert len(AVDigits(seed=0, signal_noise=0.1)) == 1797
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda: make_av_digits(image_noise=-0.1),
-        lambda: make_av_digits(signal_noise=-1),
-        lambda: make_av_digits(signal_len=4),
-        lambda: make_av_digits(seed=-1),
-        lambda: make_av_digits(image_noise="a lot"),
-        lambda: stratified_split(torch.zeros(5, dtype=torch.long), test_size=1.5),
-        lambda: stratified_split(torch.zeros(5), test_size=0.2),
-        lambda: stratified_split(np.zeros((5, 2), dtype=int)),
-        lambda: av.touch_tones(torch.tensor([10]), 64, torch.Generator()),
-        lambda: AVDigits("data"),
-    ],
-)
-def test_bad_arguments_raise_value_error(call):
-    with pytest.raises(ValueError):
-        call()
+def test_make_av_digits_rejects_infinite_or_negative_noise():
+    with pytest.raises(ValueError, match="image_noise must be a finite number >= 0, got inf"):
+        make_av_digits(image_noise=float("inf"))
+    with pytest.raises(ValueError, match="signal_noise must be a finite number >= 0"):
+        make_av_digits(signal_noise=-1)
 
 
-def test_dataset_refuses_data_and_kwargs(clean):
-    with pytest.raises(ValueError):
+def test_make_av_digits_rejects_wrong_types_and_short_signals():
+    with pytest.raises(TypeError, match="image_noise must be a number"):
+        make_av_digits(image_noise="a lot")
+    with pytest.raises(ValueError, match="signal_len must be an int >= 8"):
+        make_av_digits(signal_len=4)
+
+
+def test_touch_tones_reject_digits_outside_0_to_9():
+    with pytest.raises(ValueError, match=r"labels must be digits 0..9, got values in \[0, 10\]"):
+        av.touch_tones(torch.tensor([0, 10]), 64, torch.Generator())
+    with pytest.raises(TypeError, match="labels must be an integer tensor"):
+        av.touch_tones(torch.tensor([1.0]), 64, torch.Generator())
+
+
+def test_stratified_split_checks_labels_and_test_size():
+    with pytest.raises(TypeError, match="labels must be integer class ids"):
+        stratified_split(torch.zeros(5), test_size=0.2)
+    with pytest.raises(ValueError, match=r"labels must have shape \(N,\)"):
+        stratified_split(np.zeros((5, 2), dtype=int))
+    with pytest.raises(ValueError, match=r"test_size must be a fraction in \(0, 1\)"):
+        stratified_split(torch.zeros(5, dtype=torch.long), test_size=1.5)
+
+
+def test_avdigits_data_rejects_fields_of_different_lengths(clean):
+    with pytest.raises(ValueError, match="images, signals, labels must have the same length, got images 1797, "
+                                         "signals 1797, labels 10"):
+        av.AVDigitsData(clean.images, clean.signals, clean.labels[:10])
+
+
+def test_dataset_refuses_other_objects_and_data_with_kwargs(clean):
+    with pytest.raises(TypeError, match="data must be an AVDigitsData"):
+        AVDigits("data")
+    with pytest.raises(TypeError, match="not both"):
         AVDigits(clean, seed=1)
-    with pytest.raises(ValueError):
+
+
+def test_subset_takes_ints_slices_and_bool_masks(clean):
+    assert torch.equal(clean.subset([3, 1]).labels, clean.labels[[3, 1]])
+    assert len(clean.subset(slice(0, 10))) == 10
+    assert len(clean.subset(clean.labels == 0)) == int((clean.labels == 0).sum())
+    with pytest.raises(ValueError, match="bool mask must have shape"):
         clean.subset(torch.ones(3, dtype=torch.bool))

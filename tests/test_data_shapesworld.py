@@ -74,9 +74,9 @@ def test_split_held_out_pairs():
     assert pair_set(custom) == {("orange", "cross")}
 
 
-def test_default_heldout_pairs_use_each_colour_and_shape_once():
-    colours, shapes = zip(*HELDOUT_PAIRS)
-    assert len(set(colours)) == len(colours) and len(set(shapes)) == len(shapes)
+def test_default_heldout_pairs_use_each_color_and_shape_once():
+    colors, shapes = zip(*HELDOUT_PAIRS)
+    assert len(set(colors)) == len(colors) and len(set(shapes)) == len(shapes)
 
 
 def test_pairs_are_uniform_over_the_allowed_set():
@@ -87,13 +87,13 @@ def test_pairs_are_uniform_over_the_allowed_set():
     assert counts.min() > 850 and counts.max() < 1150  # 1000 expected each
 
 
-def test_captions_name_colour_and_shape_and_never_the_vertical_half(data):
+def test_captions_name_color_and_shape_and_never_the_vertical_half(data):
     for cap, c, s, z, p, t in zip(
         data.captions, *(data.labels[k].tolist() for k in ("color", "shape", "size", "position", "template"))
     ):
         words = set(tokenize(cap))
-        colour_words = {w for name in COLOR_NAMES for w in sw.COLOR_WORDS[name]}
-        assert words & colour_words == {w for w in sw.COLOR_WORDS[COLOR_NAMES[c]] if w in words} != set(), cap
+        color_words = {w for name in COLOR_NAMES for w in sw.COLOR_WORDS[name]}
+        assert words & color_words == {w for w in sw.COLOR_WORDS[COLOR_NAMES[c]] if w in words} != set(), cap
         assert words & set(sw.SHAPE_WORDS[SHAPES[s]]), cap
         if "{size}" in sw.TEMPLATES[t]:
             assert words & set(sw.SIZE_WORDS[sw.SIZES[z]]), cap
@@ -132,15 +132,15 @@ def test_caption_max_len_is_reached_and_max_len_is_checked(data):
     assert wide.tokens.shape == (3, 20)
 
 
-def test_shape_colour_is_at_the_centre_without_noise():
+def test_shape_color_is_at_the_center_without_noise():
     scenes = sw.sample_scenes(200, np.random.default_rng(5), split="all")
     images = sw.render_images(scenes, 32, noise=0.0)
-    coords = sw.pixel_centres(32)
+    coords = sw.pixel_centers(32)
     px = (coords[None, :] - torch.tensor(scenes.cx[:, None], dtype=torch.float32)).abs().argmin(1)
     py = (coords[None, :] - torch.tensor(scenes.cy[:, None], dtype=torch.float32)).abs().argmin(1)
-    centre = images[torch.arange(200), :, py, px]  # (200, 3)
-    torch.testing.assert_close(centre, torch.tensor(scenes.rgb, dtype=torch.float32), atol=1e-5, rtol=0)
-    # the pixels fully covered by the shape sit where the labels say: left/centre/right, upper/lower
+    center = images[torch.arange(200), :, py, px]  # (200, 3)
+    torch.testing.assert_close(center, torch.tensor(scenes.rgb, dtype=torch.float32), atol=1e-5, rtol=0)
+    # the pixels fully covered by the shape sit where the labels say: left/center/right, upper/lower
     inside = (images - torch.tensor(scenes.rgb, dtype=torch.float32)[:, :, None, None]).abs().amax(1) < 1e-5
     rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     count = inside.sum((1, 2))
@@ -151,7 +151,7 @@ def test_shape_colour_is_at_the_centre_without_noise():
 
 
 def test_shapes_have_similar_area():
-    coords = sw.pixel_centres(128)
+    coords = sw.pixel_centers(128)
     x, y, r = coords.view(1, 1, -1), coords.view(1, -1, 1), torch.full((1, 1, 1), 0.3)
     areas = torch.stack([(0.5 - f(x, y, r) * 64).clamp(0, 1).sum() for f in sw.SDFS])
     assert (areas / areas[0]).sub(1).abs().max() < 0.3
@@ -164,13 +164,26 @@ def test_chunking_does_not_change_images():
     )
 
 
-def test_shape_coverage_checks_shapes():
+def test_shape_coverage_covers_the_center_and_checks_shapes():
     one = torch.zeros(3)
     cover = sw.shape_coverage(torch.tensor([0, 1, 4]), one, one, one + 0.5, 16)
     assert cover.shape == (3, 16, 16) and cover.min() >= 0 and cover.max() <= 1
     assert cover[:, 8, 8].eq(1).all() and cover[:, 0, 0].eq(0).all()
-    with pytest.raises(ValueError, match="cx"):
+    with pytest.raises(ValueError, match="cx must have shape"):
         sw.shape_coverage(torch.tensor([0, 1, 4]), torch.zeros(2), one, one, 16)
+
+
+def test_shape_coverage_rejects_shape_ids_outside_shapes():
+    one = torch.zeros(1)
+    for bad in (len(SHAPES), -1):  # both used to return uninitialized memory
+        with pytest.raises(ValueError, match=r"shape must hold indices into SHAPES, in \[0, 5\)"):
+            sw.shape_coverage(torch.tensor([bad]), one, one, one + 0.5, 16)
+
+
+def test_shape_coverage_rejects_non_integer_shape_ids():
+    one = torch.zeros(1)
+    with pytest.raises(TypeError, match="shape must be an integer tensor"):
+        sw.shape_coverage(torch.tensor([1.5]), one, one, one + 0.5, 16)
 
 
 def test_noise_knob():
@@ -189,10 +202,16 @@ def test_subset(data):
     mask = data.labels["color"] == 0
     assert len(data.subset(mask)) == int(mask.sum())
     assert len(data.subset(slice(0, 10))) == 10
-    with pytest.raises(ValueError):
+    assert len(data.subset([])) == 0
+
+
+def test_subset_rejects_out_of_range_float_and_misshaped_indices(data):
+    with pytest.raises(ValueError, match=r"idx must lie in \[-400, 400\)"):
         data.subset([0, 400])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bool mask"):
         data.subset(torch.ones(3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="idx must be an integer tensor"):
+        data.subset([0.5])
 
 
 def test_dataset_items_and_dataloader(data):
@@ -210,39 +229,72 @@ def test_dataset_items_and_dataloader(data):
     assert fresh.target == "shape" and torch.equal(fresh.labels, fresh.data.labels["shape"])
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        dict(n=-1),
-        dict(n=2.5),
-        dict(n=5, image_size=4),
-        dict(n=5, image_size=-32),
-        dict(n=5, noise=-0.1),
-        dict(n=5, seed=-1),
-        dict(n=5, split="test"),
-        dict(n=5, heldout_pairs=[("pink", "circle")]),
-        dict(n=5, heldout_pairs=[("red", "hexagon")]),
-        dict(n=5, heldout_pairs=[("red", "circle"), ("red", "circle")]),
-        dict(n=5, heldout_pairs=[("red",)]),
-        dict(n=5, split="heldout", heldout_pairs=()),
-        dict(n=5, max_len=0),
-        dict(n=5, audio="yes"),
-    ],
-)
-def test_bad_arguments_raise_value_error(kwargs):
-    with pytest.raises(ValueError):
-        make_shapesworld(**kwargs)
+def test_make_shapesworld_rejects_wrong_types():
+    with pytest.raises(TypeError, match="n must be an int"):
+        make_shapesworld(2.5)
+    with pytest.raises(TypeError, match="audio must be True or False"):
+        make_shapesworld(5, audio="yes")
 
 
-def test_other_value_errors(data):
+def test_make_shapesworld_rejects_out_of_range_values():
+    with pytest.raises(ValueError, match="image_size must be an int >= 8"):
+        make_shapesworld(5, image_size=4)
+    with pytest.raises(ValueError, match="max_len must be an int >= 1"):
+        make_shapesworld(5, max_len=0)
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_shapesworld(5, split="test")
+
+
+def test_render_images_rejects_infinite_noise():
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0, got inf"):
+        make_shapesworld(5, noise=float("inf"))
+
+
+def test_heldout_pairs_must_be_distinct_known_pairs():
+    with pytest.raises(ValueError, match=r"heldout_pairs\[0\] color must be one of"):
+        make_shapesworld(5, heldout_pairs=[("pink", "circle")])
+    with pytest.raises(ValueError, match=r"heldout_pairs\[0\] must be a \(color, shape\) pair"):
+        make_shapesworld(5, heldout_pairs=[("red",)])
+    with pytest.raises(ValueError, match="must not repeat a pair"):
+        make_shapesworld(5, heldout_pairs=[("red", "circle"), ("red", "circle")])
+    with pytest.raises(ValueError, match="leaves no color-shape pair"):
+        make_shapesworld(5, split="heldout", heldout_pairs=())
+
+
+def test_pipeline_steps_need_their_random_generators():
     scenes = sw.sample_scenes(3, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="generator"):
+    with pytest.raises(TypeError, match="generator must be a torch.Generator when noise > 0"):
         sw.render_images(scenes, 32, noise=0.1)
-    with pytest.raises(ValueError, match="rng"):
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        sw.render_tones(scenes)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         sw.sample_scenes(3, rng=0)
-    with pytest.raises(ValueError, match="target"):
-        ShapesWorld.from_data(data, target="colour")
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(TypeError, match="scenes must be a Scenes"):
+        sw.write_captions({"color": [0]}, np.random.default_rng(0))
+
+
+def test_scenes_reject_mismatched_lengths_and_unknown_attributes():
+    scenes = sw.sample_scenes(4, np.random.default_rng(0))
+    fields = dict(vars(scenes))
+    with pytest.raises(ValueError, match="must have the same length, got color 3, shape 4"):
+        sw.Scenes(**{**fields, "color": fields["color"][:3]})
+    with pytest.raises(ValueError, match=r"Scenes.color must hold indices in \[0, 6\)"):
+        sw.Scenes(**{**fields, "color": fields["color"] - 10})  # would wrap around silently
+    with pytest.raises(TypeError, match="Scenes.size must hold integer indices"):
+        sw.Scenes(**{**fields, "size": fields["size"] + 0.5})
+
+
+def test_shapesworld_data_rejects_fields_of_different_lengths(data):
+    with pytest.raises(ValueError, match="images, captions, tokens, mask.* got images 400, captions 399"):
+        ShapesWorldData(data.images, data.captions[:-1], data.tokens, data.mask, data.labels, data.vocab)
+    with pytest.raises(ValueError, match=r"labels\['shape'\] 3"):
+        ShapesWorldData(data.images, data.captions, data.tokens, data.mask, {"shape": torch.zeros(3)}, data.vocab)
+
+
+def test_dataset_rejects_unknown_targets_and_other_objects(data):
+    with pytest.raises(ValueError, match="target must be one of"):
+        ShapesWorld.from_data(data, target="colour")  # the British spelling names no target
+    with pytest.raises(TypeError, match="data must be a ShapesWorldData"):
         ShapesWorld.from_data("not data")
 
 

@@ -26,11 +26,11 @@ def test_audio_shape_and_images_unchanged(tones):
     assert tones.audio.abs().max() < 1.5
 
 
-def test_dominant_frequency_is_the_colour_pitch(tones):
+def test_dominant_frequency_is_the_color_pitch(tones):
     hz = spectrum(tones.audio).argmax(1).float() * sw.SAMPLE_RATE / sw.AUDIO_LEN
     pitch = torch.tensor([sw.PITCH_HZ[c] for c in sw.COLOR_NAMES])[tones.labels["color"]]
     assert ((hz - pitch).abs() / pitch).max() < 0.015
-    # and the pitch alone identifies the colour: nearest fundamental
+    # and the pitch alone identifies the color: nearest fundamental
     nearest = (hz[:, None] - torch.tensor([sw.PITCH_HZ[c] for c in sw.COLOR_NAMES])).abs().argmin(1)
     assert torch.equal(nearest, tones.labels["color"])
 
@@ -75,10 +75,16 @@ def test_audio_in_dataset_items_and_subset(tones):
     assert short.audio.shape == (4, 800) and short.sample_rate == 16000
 
 
-@pytest.mark.parametrize("kwargs", [dict(audio_len=4), dict(audio_noise=-1.0), dict(sample_rate=0)])
-def test_audio_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
-        make_shapesworld(3, audio=True, **kwargs)
+def test_render_tones_rejects_infinite_audio_noise():
+    with pytest.raises(ValueError, match="audio_noise must be a finite number >= 0, got inf"):
+        make_shapesworld(3, audio=True, audio_noise=float("inf"))
+
+
+def test_render_tones_rejects_sample_rates_that_alias_the_pitches():
+    with pytest.raises(ValueError, match=f"sample_rate must be an int >= {sw.MIN_SAMPLE_RATE}"):
+        make_shapesworld(3, audio=True, sample_rate=1000)
+    with pytest.raises(TypeError, match="sample_rate must be an int"):
+        make_shapesworld(3, audio=True, sample_rate=8000.0)
 
 
 @pytest.fixture(scope="module")
@@ -114,5 +120,5 @@ def test_interaction_target_in_dataset(big):
     assert ds.num_classes == 2
     assert torch.equal(ds.labels, interaction_labels(big.subset(slice(0, 50)))["synergy"])
     assert ds[3]["label"] == ds.labels[3]
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="data must be a ShapesWorldData"):
         interaction_labels("nope")

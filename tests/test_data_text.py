@@ -83,24 +83,53 @@ def test_to_dict_from_dict_round_trip_through_json():
     assert w == v and w.stoi == v.stoi
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda v: tokenize(3),
-        lambda v: Vocab.build("not a list"),
-        lambda v: Vocab.build(["a"], min_freq=0),
-        lambda v: Vocab.build([3]),
-        lambda v: Vocab(["a", "a"]),
-        lambda v: Vocab(["<pad>"]),
-        lambda v: v.encode("a b"),
-        lambda v: v.encode(["a"], max_len=0),
-        lambda v: v.encode(["a"], truncate=True),
-        lambda v: v.id_to_token(99),
-        lambda v: v.decode(torch.zeros(2, 2, 2, dtype=torch.long)),
-        lambda v: v.decode(torch.zeros(3)),
-        lambda v: Vocab.from_dict({"itos": ["a", "b"]}),
-    ],
-)
-def test_bad_arguments_raise_value_error(call):
-    with pytest.raises(ValueError):
-        call(Vocab.build(["a b"]))
+def test_tokenize_rejects_non_strings():
+    with pytest.raises(TypeError, match="text must be a str, got int"):
+        tokenize(3)
+
+
+def test_vocab_construction_checks_texts_tokens_and_min_freq():
+    with pytest.raises(TypeError, match="not a single str"):
+        Vocab.build("not a list")
+    with pytest.raises(TypeError, match="each text must be a str or a list of str tokens"):
+        Vocab.build([3])
+    with pytest.raises(ValueError, match="min_freq must be an int >= 1"):
+        Vocab.build(["a"], min_freq=0)
+    with pytest.raises(ValueError, match="unique and not special"):
+        Vocab(["a", "a"])
+
+
+def test_encode_checks_its_arguments():
+    v = Vocab.build(["a b"])
+    with pytest.raises(TypeError, match="wrap a single text"):
+        v.encode("a b")
+    with pytest.raises(TypeError, match="add_special must be True or False"):
+        v.encode(["a"], add_special="yes")
+    with pytest.raises(ValueError, match="max_len must be an int >= 1"):
+        v.encode(["a"], max_len=0)
+    with pytest.raises(ValueError, match="truncate=True needs max_len"):
+        v.encode(["a"], truncate=True)
+
+
+def test_id_to_token_rejects_unknown_and_fractional_ids():
+    v = Vocab.build(["a b"])
+    assert v.id_to_token(torch.tensor(4)) == "a"
+    with pytest.raises(ValueError, match="idx must be an int >= 0 and <= 5, got 99"):
+        v.id_to_token(99)
+    with pytest.raises(TypeError, match="idx must be an int"):
+        v.id_to_token(4.7)  # used to be truncated to 4 without a word
+
+
+def test_decode_rejects_float_and_3d_ids():
+    v = Vocab.build(["a b"])
+    with pytest.raises(TypeError, match="ids must be an integer tensor"):
+        v.decode(torch.zeros(3))
+    with pytest.raises(ValueError, match=r"ids must be an integer tensor of shape \(T,\) or \(B, T\)"):
+        v.decode(torch.zeros(2, 2, 2, dtype=torch.long))
+
+
+def test_from_dict_needs_the_specials_first():
+    with pytest.raises(ValueError, match="'itos' starting with"):
+        Vocab.from_dict({"itos": ["a", "b"]})
+    with pytest.raises(TypeError, match="d must be a dict"):
+        Vocab.from_dict(["<pad>"])

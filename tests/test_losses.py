@@ -1,5 +1,6 @@
 """Tests for mmtutorial.losses: agreement with PyTorch (extreme logits included), gradients,
-multi-task weighting and the input checks."""
+multi-task weighting and the input checks (one case per rule; tests/test_properties_models.py
+generates more)."""
 
 import math
 
@@ -45,14 +46,34 @@ def test_log_sum_exp_gradient_is_softmax():
     torch.testing.assert_close(x.grad, torch.softmax(x.detach(), -1))
 
 
-def test_log_sum_exp_checks():
-    with pytest.raises(ValueError, match="x must be a floating-point"):
+def test_log_sum_exp_propagates_nan_like_torch():
+    x = torch.tensor([[0.0, math.nan], [1.0, 2.0]])
+    out = log_sum_exp(x)
+    assert math.isnan(out[0]) and out[1] == torch.logsumexp(x[1], 0)
+
+
+def test_log_sum_exp_rejects_integer_tensors():
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
         log_sum_exp(torch.tensor([1, 2]))
+
+
+def test_log_sum_exp_rejects_a_0d_tensor():
     with pytest.raises(ValueError, match="x must have at least one dimension"):
         log_sum_exp(torch.tensor(1.0))
-    with pytest.raises(ValueError, match="dim must be"):
+
+
+def test_log_sum_exp_rejects_a_non_int_dim():
+    with pytest.raises(TypeError, match="dim must be an int"):
+        log_sum_exp(torch.zeros(2, 3), dim=1.0)
+
+
+def test_log_sum_exp_rejects_an_out_of_range_dim():
+    with pytest.raises(ValueError, match=r"dim must be an int >= -2 and <= 1, got 2"):
         log_sum_exp(torch.zeros(2, 3), dim=2)
-    with pytest.raises(ValueError, match="at least one element"):
+
+
+def test_log_sum_exp_rejects_an_empty_dim():
+    with pytest.raises(ValueError, match="at least one element along dim=-1"):
         log_sum_exp(torch.zeros(2, 0))
 
 
@@ -113,26 +134,68 @@ def test_cross_entropy_half_precision_is_computed_in_float32():
     torch.testing.assert_close(out, F.cross_entropy(logits.half().float(), target))
 
 
-def test_cross_entropy_checks():
-    logits, target = torch.zeros(4, 3), torch.tensor([0, 1, 2, 0])
-    with pytest.raises(ValueError, match="logits must be a floating-point"):
-        cross_entropy(torch.zeros(4, 3, dtype=torch.long), target)
-    with pytest.raises(ValueError, match=r"logits must have shape \(\.\.\., C\)"):
-        cross_entropy(torch.zeros(4, 0), target)
-    with pytest.raises(ValueError, match="target must be an integer tensor"):
-        cross_entropy(logits, target.float())
-    with pytest.raises(ValueError, match="target must be an integer tensor"):
-        cross_entropy(logits, [0, 1, 2, 0])
-    with pytest.raises(ValueError, match=r"target must have shape \(4,\)"):
-        cross_entropy(logits, torch.tensor([0, 1, 2]))
-    with pytest.raises(ValueError, match=r"target must hold class indices in \[0, 2\]"):
-        cross_entropy(logits, torch.tensor([0, 1, 3, 0]))
-    with pytest.raises(ValueError, match=r"target must hold class indices"):
-        cross_entropy(logits, torch.tensor([0, -1, 2, 0]))
-    with pytest.raises(ValueError, match="ignore_index must be"):
-        cross_entropy(logits, target, ignore_index=1.5)
+def test_cross_entropy_accepts_int32_and_uint8_targets():
+    logits = torch.randn(4, 3, generator=gen(12))
+    target = torch.tensor([0, 1, 2, 0])
+    for dtype in (torch.int32, torch.uint8):
+        torch.testing.assert_close(cross_entropy(logits, target.to(dtype)), F.cross_entropy(logits, target))
+
+
+def test_cross_entropy_empty_batch_sums_to_zero_and_every_target_ignored_is_nan_like_torch():
+    assert cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), reduction="sum").item() == 0.0
+    assert cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), reduction="none").shape == (0,)
+    logits, target = torch.zeros(2, 3), torch.full((2,), -100)
+    assert math.isnan(cross_entropy(logits, target, ignore_index=-100))
+    assert math.isnan(F.cross_entropy(logits, target, ignore_index=-100))
+
+
+LOGITS, TARGET = torch.zeros(4, 3), torch.tensor([0, 1, 2, 0])
+
+
+def test_cross_entropy_rejects_integer_logits():
+    with pytest.raises(TypeError, match="logits must be a floating-point tensor"):
+        cross_entropy(LOGITS.long(), TARGET)
+
+
+def test_cross_entropy_rejects_logits_without_classes():
+    with pytest.raises(ValueError, match=r"logits must have shape \(\.\.\., C\) with C >= 1"):
+        cross_entropy(torch.zeros(4, 0), TARGET)
+
+
+def test_cross_entropy_rejects_float_targets():
+    with pytest.raises(TypeError, match="target must be an integer tensor"):
+        cross_entropy(LOGITS, TARGET.float())
+
+
+def test_cross_entropy_rejects_a_mismatched_target_shape():
+    with pytest.raises(ValueError, match=r"target must have shape \(4,\) to match logits \(4, 3\), got \(3,\)"):
+        cross_entropy(LOGITS, TARGET[:3])
+
+
+def test_cross_entropy_rejects_out_of_range_classes():
+    # the message the chapter shows, word for word
+    with pytest.raises(ValueError, match=r"^target must hold class indices in \[0, 2\], got values in \[0, 5\]$"):
+        cross_entropy(torch.randn(2, 3), torch.tensor([0, 5]))
+
+
+def test_cross_entropy_rejects_out_of_range_classes_beside_ignored_ones():
+    with pytest.raises(ValueError, match=r"in \[0, 2\] or ignore_index=-100, got values in \[-1, 1\]"):
+        cross_entropy(LOGITS, torch.tensor([0, -100, -1, 1]), ignore_index=-100)
+
+
+def test_cross_entropy_rejects_a_non_int_ignore_index():
+    with pytest.raises(TypeError, match="ignore_index must be an int"):
+        cross_entropy(LOGITS, TARGET, ignore_index=1.5)
+
+
+def test_cross_entropy_rejects_an_unknown_reduction():
     with pytest.raises(ValueError, match="reduction must be one of"):
-        cross_entropy(logits, target, reduction="avg")
+        cross_entropy(LOGITS, TARGET, reduction="avg")
+
+
+def test_cross_entropy_rejects_the_mean_of_an_empty_batch():
+    with pytest.raises(ValueError, match="target must not be empty with reduction='mean'"):
+        cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
 
 
 # ------------------------------------------------------------------------------ binary cross-entropy
@@ -168,20 +231,35 @@ def test_bce_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda z: binary_cross_entropy_with_logits(z, target), (logits,))
 
 
-def test_bce_checks():
-    logits = torch.zeros(4)
-    with pytest.raises(ValueError, match="logits must be a floating-point"):
-        binary_cross_entropy_with_logits(torch.zeros(4, dtype=torch.long), torch.zeros(4))
-    with pytest.raises(ValueError, match="target must be a tensor"):
-        binary_cross_entropy_with_logits(logits, [0, 1, 0, 1])
-    with pytest.raises(ValueError, match=r"target must have the shape of logits \(4,\)"):
-        binary_cross_entropy_with_logits(logits, torch.zeros(4, 1))
+def test_bce_accepts_bool_targets():
+    logits, target = torch.randn(5, generator=gen(13)), torch.tensor([True, False, True, True, False])
+    torch.testing.assert_close(binary_cross_entropy_with_logits(logits, target),
+                               F.binary_cross_entropy_with_logits(logits, target.float()))
+
+
+def test_bce_rejects_a_non_tensor_target():
+    with pytest.raises(TypeError, match="target must be a tensor"):
+        binary_cross_entropy_with_logits(torch.zeros(4), [0, 1, 0, 1])
+
+
+def test_bce_rejects_a_target_that_would_broadcast():
+    with pytest.raises(ValueError, match=r"target must have the shape of logits \(4,\), got \(4, 1\)"):
+        binary_cross_entropy_with_logits(torch.zeros(4), torch.zeros(4, 1))
+
+
+def test_bce_rejects_targets_outside_0_1():
+    with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\], got values in \[0.0, 2.0\]"):
+        binary_cross_entropy_with_logits(torch.zeros(4), torch.tensor([0.0, 1.0, 2.0, 0.0]))
+
+
+def test_bce_rejects_nan_targets():
     with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\]"):
-        binary_cross_entropy_with_logits(logits, torch.tensor([0.0, 1.0, 2.0, 0.0]))
-    with pytest.raises(ValueError, match=r"target must hold values in \[0, 1\]"):
-        binary_cross_entropy_with_logits(logits, torch.tensor([0.0, math.nan, 1.0, 0.0]))
+        binary_cross_entropy_with_logits(torch.zeros(4), torch.tensor([0.0, math.nan, 1.0, 0.0]))
+
+
+def test_bce_rejects_an_unknown_reduction():
     with pytest.raises(ValueError, match="reduction must be one of"):
-        binary_cross_entropy_with_logits(logits, torch.zeros(4), reduction=None)
+        binary_cross_entropy_with_logits(torch.zeros(4), torch.zeros(4), reduction=None)
 
 
 # ------------------------------------------------------------------------------ weighting
@@ -199,20 +277,53 @@ def test_weighted_sum_and_module():
     assert weighted_sum(LOSSES, {"image": torch.tensor(1.0), "tone": 0, "fused": 0}).item() == 2.0
 
 
-def test_weighted_sum_checks():
-    with pytest.raises(ValueError, match="weights must be a non-empty dict"):
+ONES = {"image": 1, "tone": 1, "fused": 1}
+
+
+def test_weighted_sum_rejects_empty_weights():
+    with pytest.raises(ValueError, match="weights must name at least one loss"):
         weighted_sum(LOSSES, {})
-    with pytest.raises(ValueError, match=r"weights\['tone'\] must be a finite number >= 0"):
-        weighted_sum(LOSSES, {"image": 1, "tone": -1, "fused": 1})
-    with pytest.raises(ValueError, match=r"weights\['tone'\]"):
-        weighted_sum(LOSSES, {"image": 1, "tone": math.nan, "fused": 1})
+
+
+def test_weighted_sum_rejects_a_non_dict_of_weights():
+    with pytest.raises(TypeError, match="weights must be a dict"):
+        weighted_sum(LOSSES, [1, 1, 1])
+
+
+def test_weighted_sum_rejects_negative_weights():
+    with pytest.raises(ValueError, match=r"weights\['tone'\] must be a finite number >= 0, got -1.0"):
+        weighted_sum(LOSSES, {**ONES, "tone": -1})
+
+
+def test_weighted_sum_rejects_infinite_weights():
+    with pytest.raises(ValueError, match=r"weights\['tone'\] must be a finite number"):
+        WeightedLoss({**ONES, "tone": math.inf})
+
+
+def test_weighted_sum_rejects_non_number_weights():
+    with pytest.raises(TypeError, match=r"weights\['tone'\] must be a number, got '1'"):
+        weighted_sum(LOSSES, {**ONES, "tone": "1"})
+
+
+def test_weighted_sum_rejects_all_zero_weights():
+    with pytest.raises(ValueError, match="weights must not all be 0"):
+        WeightedLoss({"image": 0, "tone": 0.0, "fused": 0})
+
+
+def test_weighted_sum_rejects_mismatched_keys():
     with pytest.raises(ValueError, match=r"missing \['text'\], unexpected \[\]"):
-        weighted_sum(LOSSES, {"image": 1, "tone": 1, "fused": 1, "text": 1})
+        weighted_sum(LOSSES, {**ONES, "text": 1})
     with pytest.raises(ValueError, match=r"missing \[\], unexpected \['fused'\]"):
         WeightedLoss({"image": 1, "tone": 1})(LOSSES)
-    with pytest.raises(ValueError, match=r"losses\['image'\] must be a 0-d tensor"):
-        weighted_sum({**LOSSES, "image": torch.ones(3)}, {"image": 1, "tone": 1, "fused": 1})
-    with pytest.raises(ValueError, match="losses must be a dict"):
+
+
+def test_weighted_sum_rejects_a_loss_that_is_not_a_scalar():
+    with pytest.raises(ValueError, match=r"losses\['image'\] must be a tensor of shape \(\)"):
+        weighted_sum({**LOSSES, "image": torch.ones(3)}, ONES)
+
+
+def test_weighted_sum_rejects_a_non_dict_of_losses():
+    with pytest.raises(TypeError, match="losses must be a dict"):
         weighted_sum([1.0], {"image": 1})
 
 
@@ -236,15 +347,36 @@ def test_uncertainty_weighting_learns_sigma2_equal_to_the_losses():
     assert uw.variances == pytest.approx({k: v.item() for k, v in LOSSES.items()}, rel=1e-2)
 
 
-def test_uncertainty_weighting_checks():
-    with pytest.raises(ValueError, match="names must be a non-empty list"):
+def test_uncertainty_weighting_rejects_a_single_string_of_names():
+    with pytest.raises(TypeError, match="names must be a list of task names, got str"):
         UncertaintyWeighting("image")
-    with pytest.raises(ValueError, match="names must be a non-empty list"):
+
+
+def test_uncertainty_weighting_rejects_non_string_names():
+    with pytest.raises(TypeError, match=r"names\[1\] must be a str"):
+        UncertaintyWeighting(["image", 2])
+
+
+def test_uncertainty_weighting_rejects_empty_or_repeated_names():
+    with pytest.raises(ValueError, match="names must be one or more distinct non-empty strings"):
         UncertaintyWeighting([])
-    with pytest.raises(ValueError, match="names must be distinct"):
+    with pytest.raises(ValueError, match="names must be one or more distinct non-empty strings"):
         UncertaintyWeighting(["a", "a"])
+
+
+def test_uncertainty_weighting_rejects_infinite_init_log_var():
     with pytest.raises(ValueError, match="init_log_var must be a finite number"):
         UncertaintyWeighting(["a"], init_log_var=math.inf)
+
+
+def test_uncertainty_weighting_rejects_an_init_log_var_whose_exp_overflows():
+    # exp(100) is inf in float32: the first loss would be inf, the first gradient NaN
+    with pytest.raises(ValueError, match="init_log_var must be a finite number >= -88 and <= 88, got -100.0"):
+        UncertaintyWeighting(["a"], init_log_var=-100)
+    assert UncertaintyWeighting(["a"], init_log_var=80)({"a": torch.tensor(1.0)}).isfinite()
+
+
+def test_uncertainty_weighting_rejects_mismatched_losses():
     uw = UncertaintyWeighting(["image", "tone"])
     with pytest.raises(ValueError, match=r"missing \['tone'\], unexpected \['fused'\]"):
         uw({"image": torch.tensor(1.0), "fused": torch.tensor(1.0)})

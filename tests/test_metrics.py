@@ -2,110 +2,125 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmtutorial.metrics import RunningMean, accuracy, topk_accuracy
 
-LOGITS = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 1.0, 5.0], [0.2, 0.1, 0.0]])  # (B=4, C=3)
-TARGET = torch.tensor([0, 1, 1, 2])  # (B,)
+LOGITS = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [4.0, 0.0, 0.0]])  # argmax 0, 1, 2, 0
 
 
-def test_accuracy_from_logits():
-    assert accuracy(LOGITS, TARGET) == pytest.approx(0.5)
+def test_accuracy_from_logits_is_a_tensor_on_the_inputs_device():
+    acc = accuracy(LOGITS, torch.tensor([0, 1, 1, 0]))
+    assert isinstance(acc, torch.Tensor) and acc.ndim == 0 and acc.device == LOGITS.device
+    assert float(acc) == 0.75
 
 
-def test_accuracy_from_labels_and_array_likes():
-    assert accuracy(torch.tensor([0, 1, 2, 2]), TARGET) == pytest.approx(0.75)
-    assert accuracy([1, 1, 0], np.array([1, 0, 0])) == pytest.approx(2 / 3)
-    assert accuracy(torch.tensor([0.3, -1.0]) > 0, torch.tensor([1, 0])) == 1.0
+def test_accuracy_from_labels():
+    assert float(accuracy(torch.tensor([1, 0, 1]), torch.tensor([1, 1, 1]))) == pytest.approx(2 / 3)
+    assert float(accuracy(torch.tensor([True, False]), torch.tensor([1, 0]))) == 1.0  # thresholded logits
 
 
 def test_accuracy_over_sequences():
-    logits = torch.zeros(2, 3, 4)  # (B, T, C)
-    logits[..., 1] = 1.0
-    target = torch.tensor([[1, 1, 0], [1, 2, 3]])  # (B, T)
-    assert accuracy(logits, target) == pytest.approx(3 / 6)
+    out = torch.zeros(2, 3, 4)
+    out[..., 2] = 1.0  # predicts class 2 everywhere
+    target = torch.tensor([[2, 2, 0], [2, 1, 2]])
+    assert float(accuracy(out, target)) == pytest.approx(4 / 6)
 
 
-@pytest.mark.parametrize(
-    "out, target",
-    [
-        (torch.zeros(4, 3), torch.zeros(5, dtype=torch.long)),  # batch mismatch
-        (torch.zeros(4), torch.zeros(5, dtype=torch.long)),
-        (torch.zeros(4, 3, 2), torch.zeros(4, dtype=torch.long)),  # too many dims
-        (torch.zeros(3), torch.tensor(1)),  # 0-d target
-        (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)),  # empty
-    ],
-)
-def test_accuracy_rejects_mismatched_shapes(out, target):
-    with pytest.raises(ValueError, match="out|target"):
-        accuracy(out, target)
+def test_accuracy_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="out must be logits of shape"):
+        accuracy(torch.zeros(4, 3), torch.zeros(5, dtype=torch.long))
 
 
-def test_accuracy_rejects_non_tensors():
-    with pytest.raises(ValueError, match="out"):
-        accuracy(object(), TARGET)
+def test_accuracy_rejects_a_single_logit_per_example():
+    with pytest.raises(ValueError, match="binary classifier"):
+        accuracy(torch.zeros(4, 1), torch.zeros(4, dtype=torch.long))  # argmax would always say 0
+
+
+def test_accuracy_rejects_float_predictions_of_the_targets_shape():
+    with pytest.raises(TypeError, match="threshold first"):
+        accuracy(torch.tensor([0.3, -2.0]), torch.tensor([1, 0]))
+
+
+def test_accuracy_rejects_non_tensors_and_float_targets():
+    with pytest.raises(TypeError, match="target must be an integer tensor"):
+        accuracy(LOGITS, [0, 1, 1, 0])
+    with pytest.raises(TypeError, match="target must be an integer tensor"):
+        accuracy(LOGITS, torch.zeros(4))
+    with pytest.raises(ValueError, match="B > 0"):
+        accuracy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(bad=st.one_of(st.integers(-2**62, -1), st.integers(3, 2**62)), where=st.integers(0, 3))
+def test_a_label_outside_the_classes_makes_accuracy_nan(bad, where):
+    target = torch.tensor([0, 1, 2, 0])
+    target[where] = bad
+    assert math.isnan(float(accuracy(LOGITS, target)))
+    assert math.isnan(float(topk_accuracy(LOGITS, target, k=2)))
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=12), st.integers(0, 2**31 - 1))
+def test_accuracy_equals_the_fraction_of_correct_argmax(labels, seed):
+    target = torch.tensor(labels)
+    logits = torch.randn(len(labels), 3, generator=torch.Generator().manual_seed(seed))
+    expected = sum(int(logits[i].argmax()) == y for i, y in enumerate(labels)) / len(labels)
+    assert float(accuracy(logits, target)) == pytest.approx(expected)
 
 
 def test_topk_accuracy():
-    assert topk_accuracy(LOGITS, TARGET, k=1) == pytest.approx(accuracy(LOGITS, TARGET))
-    assert topk_accuracy(LOGITS, TARGET, k=2) == pytest.approx(0.75)
-    assert topk_accuracy(LOGITS, TARGET, k=3) == 1.0
+    target = torch.tensor([1, 0, 0, 2])
+    assert float(topk_accuracy(LOGITS, target, k=1)) == float(accuracy(LOGITS, target)) == 0.0
+    assert float(topk_accuracy(LOGITS, target, k=2)) == 0.5
+    assert float(topk_accuracy(LOGITS, target, k=3)) == 1.0
 
 
-@pytest.mark.parametrize("k", [0, 4, 1.0, True, "2"])
-def test_topk_accuracy_rejects_bad_k(k):
-    with pytest.raises(ValueError, match="k must"):
-        topk_accuracy(LOGITS, TARGET, k)
-
-
-@pytest.mark.parametrize(
-    "out, target, match",
-    [(torch.zeros(4), TARGET, "out"), (torch.zeros(0, 3), TARGET[:0], "out"), (LOGITS, TARGET[:3], "target")],
-)
-def test_topk_accuracy_rejects_bad_shapes(out, target, match):
-    with pytest.raises(ValueError, match=match):
-        topk_accuracy(out, target, 1)
+def test_topk_accuracy_checks_k_and_shapes():
+    with pytest.raises(ValueError, match="k must be an int >= 1 and <= 3"):
+        topk_accuracy(LOGITS, torch.tensor([1, 0, 0, 2]), k=4)
+    with pytest.raises(TypeError, match="k must be an int"):
+        topk_accuracy(LOGITS, torch.tensor([1, 0, 0, 2]), k=1.0)
+    with pytest.raises(ValueError, match="target must have shape"):
+        topk_accuracy(LOGITS, torch.tensor([1, 0]), k=1)
 
 
 def test_running_mean_weights_by_batch_size():
     m = RunningMean()
     assert math.isnan(m.value)
-    m.update(1.0, n=3)
-    m.update(torch.tensor(0.0), n=1)  # a smaller last batch
-    assert m.value == pytest.approx(0.75)  # not (1 + 0) / 2
-    assert m.count == 4
-    m.update(torch.tensor([2.0]), n=4)
-    assert m.value == pytest.approx((3 + 0 + 8) / 8)
+    m.update(torch.tensor(1.0), 3)  # three items with mean 1
+    m.update(0.0, 1)  # one item with mean 0
+    assert m.value == pytest.approx(0.75) and m.count == 4
     m.reset()
-    assert m.count == 0 and math.isnan(m.value)
+    assert m.count == 0
+
+
+def test_running_mean_keeps_tensors_on_their_device_until_read():
+    m = RunningMean()
+    m.update(torch.tensor(2.0), 2)
+    m.update(torch.tensor(4.0, dtype=torch.bfloat16), 2)
+    assert isinstance(m.total, torch.Tensor) and m.total.dtype == torch.float32
+    assert m.value == pytest.approx(3.0)
 
 
 def test_running_mean_state_round_trip():
     m = RunningMean()
-    m.update(torch.tensor(0.5), 10)
-    m2 = RunningMean()
-    m2.load_state_dict(m.state_dict())
-    m.update(1.0, 10)
-    m2.update(1.0, 10)
-    assert m2.value == m.value == pytest.approx(0.75)
-    assert "RunningMean" in repr(m2)
+    m.update(torch.tensor(2.0), 5)
+    other = RunningMean()
+    other.load_state_dict(m.state_dict())
+    assert other.value == m.value and other.count == 5
 
 
-@pytest.mark.parametrize("n", [0, -1, 1.5, True])
-def test_running_mean_rejects_bad_n(n):
-    with pytest.raises(ValueError, match="n must"):
-        RunningMean().update(1.0, n)
-
-
-@pytest.mark.parametrize("value", [torch.ones(2), "1", None, True])
-def test_running_mean_rejects_bad_values(value):
-    with pytest.raises(ValueError, match="value must"):
-        RunningMean().update(value, 1)
-
-
-def test_running_mean_rejects_bad_state():
-    with pytest.raises(ValueError, match="state"):
-        RunningMean().load_state_dict({"total": 1.0})
+def test_running_mean_rejects_bad_updates_and_states():
+    m = RunningMean()
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        m.update(1.0, 0)
+    with pytest.raises(TypeError, match="value must be a number"):
+        m.update("1")
+    with pytest.raises(ValueError, match="one-element tensor"):
+        m.update(torch.ones(2))
+    with pytest.raises(ValueError, match="'total' and 'count'"):
+        m.load_state_dict({"total": 1.0})

@@ -54,8 +54,8 @@ def test_mel_filterbank_shape_and_partition_of_unity():
     assert (fb.sum(dim=1) > 0).all()  # no empty filter
     freqs = fft_frequencies(512, 8000)
     mels = torch.linspace(0, float(hz_to_mel(4000.0)), 42, dtype=torch.float64)
-    centres = mel_to_hz(mels)[1:-1]
-    inside = (freqs >= centres[0]) & (freqs <= centres[-1])
+    centers = mel_to_hz(mels)[1:-1]
+    inside = (freqs >= centers[0]) & (freqs <= centers[-1])
     torch.testing.assert_close(fb.sum(dim=0)[inside].double(), torch.ones(int(inside.sum()), dtype=torch.float64),
                                atol=1e-5, rtol=0)
 
@@ -81,31 +81,68 @@ def test_log_mel_of_silence_is_finite():
     torch.testing.assert_close(lm, torch.full_like(lm, math.log(1e-10)))
 
 
-def test_errors_name_the_argument():
-    x = torch.randn(100)
-    with pytest.raises(ValueError, match="wave"):
+def test_stft_rejects_integer_waves_and_non_tensors():
+    with pytest.raises(TypeError, match="wave must be a floating-point tensor"):
         stft(torch.arange(100), 32, 8)
-    with pytest.raises(ValueError, match="wave"):
+    with pytest.raises(TypeError, match="wave must be a floating-point tensor, got list"):
         stft([0.0] * 100, 32, 8)
-    with pytest.raises(ValueError, match="n_fft"):
+
+
+def test_stft_checks_sizes_window_and_length():
+    x = torch.randn(100)
+    with pytest.raises(ValueError, match="n_fft must be an int >= 2"):
         stft(x, 1, 8)
-    with pytest.raises(ValueError, match="hop"):
+    with pytest.raises(ValueError, match="hop must be an int >= 1"):
         stft(x, 32, 0)
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(ValueError, match=r"window must have shape \(n_fft,\) = \(32,\)"):
         stft(x, 32, 8, window=torch.ones(16))
     with pytest.raises(ValueError, match="n_fft // 2"):
         stft(torch.randn(10), 32, 8)
+    with pytest.raises(ValueError, match="wave must not be empty"):
+        stft(torch.zeros(0, 100), 32, 8)
+
+
+def test_frame_and_window_reject_impossible_lengths():
     with pytest.raises(ValueError, match="frame_length"):
         frame(torch.randn(10), 20, 5)
-    with pytest.raises(ValueError, match="n"):
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
         hann_window(0)
-    with pytest.raises(ValueError, match="f_max"):
+
+
+def test_device_arguments_are_checked_at_the_call():
+    with pytest.raises(ValueError, match="device must name a device"):
+        hann_window(4, device="bogus")
+    with pytest.raises(TypeError, match="device must be a torch.device"):
+        hann_window(4, device=3.5)
+    with pytest.raises(ValueError, match="device must name a device"):
+        mel_filterbank(10, 256, 8000, device="bogus")
+    assert hann_window(4, device="cpu").device.type == "cpu"
+
+
+def test_mel_filterbank_rejects_frequencies_outside_nyquist():
+    with pytest.raises(ValueError, match="f_max <= sample_rate / 2 = 4000"):
         mel_filterbank(10, 256, 8000, f_max=5000)
-    with pytest.raises(ValueError, match="f_min"):
+    with pytest.raises(ValueError, match="f_min=3000, f_max=2000"):
         mel_filterbank(10, 256, 8000, f_min=3000, f_max=2000)
-    with pytest.raises(ValueError, match="n_mels"):
+    with pytest.raises(ValueError, match="n_mels must be an int >= 1"):
         mel_filterbank(0, 256, 8000)
-    with pytest.raises(ValueError, match="sample_rate"):
+
+
+def test_mel_filterbank_rejects_more_mels_than_the_fft_resolves():
+    with pytest.raises(ValueError, match=r"n_mels=64 is too many for n_fft=16: 50 mel filters .* larger n_fft"):
+        mel_filterbank(64, 16, 8000)  # used to return 50 all-zero filters
+    with pytest.raises(ValueError, match=r"3 mel filters \(first \[0, 3, 6\]\)"):
+        mel_filterbank(64, 128, 8000)
+    assert (mel_filterbank(64, 256, 8000).sum(dim=1) > 0).all()
+
+
+def test_sample_rate_must_be_finite_and_positive():
+    with pytest.raises(ValueError, match="sample_rate must be a finite number > 0, got 0.0"):
         fft_frequencies(256, 0)
-    with pytest.raises(ValueError, match="eps"):
-        log_mel_spectrogram(x, 8000, n_fft=32, hop=8, n_mels=4, eps=0)
+    with pytest.raises(ValueError, match="sample_rate must be a finite number > 0, got inf"):
+        log_mel_spectrogram(torch.randn(1000), math.inf, n_fft=32, hop=8, n_mels=4)
+
+
+def test_log_mel_rejects_non_positive_eps():
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        log_mel_spectrogram(torch.randn(100), 8000, n_fft=32, hop=8, n_mels=4, eps=0)

@@ -73,28 +73,45 @@ def test_dict_dataset_transform():
     assert ds[3] == {"x": torch.tensor(3), "x2": torch.tensor(6)}
 
 
-def test_errors_name_the_argument():
-    with pytest.raises(ValueError, match="lengths"):
+def test_lengths_to_mask_checks_lengths_and_max_len():
+    with pytest.raises(ValueError, match=r"lengths must be an integer tensor of shape \(B,\)"):
         lengths_to_mask(torch.tensor([[1, 2]]))
-    with pytest.raises(ValueError, match="lengths"):
+    with pytest.raises(TypeError, match="lengths must be an integer tensor"):
+        lengths_to_mask(torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="lengths must be >= 0"):
         lengths_to_mask(torch.tensor([-1]))
-    with pytest.raises(ValueError, match="max_len"):
+    with pytest.raises(ValueError, match="max_len must be an int >= 3, got 2"):
         lengths_to_mask(torch.tensor([3]), max_len=2)
-    with pytest.raises(ValueError, match="seqs"):
+
+
+def test_pad_sequences_needs_a_list_of_compatible_tensors():
+    with pytest.raises(TypeError, match="seqs must be a list of tensors"):
+        pad_sequences(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="seqs must hold at least one tensor"):
         pad_sequences([])
-    with pytest.raises(ValueError, match=r"seqs\[1\]"):
+    with pytest.raises(ValueError, match=r"seqs\[1\] is a torch.float32 tensor of shape \(2, 4\)"):
         pad_sequences([torch.zeros(2, 3), torch.zeros(2, 4)])
     with pytest.raises(ValueError, match=r"seqs\[0\]"):
         pad_sequences([torch.tensor(1.0)])
-    with pytest.raises(ValueError, match="max_len"):
+    with pytest.raises(ValueError, match="max_len must be an int >= 5"):
         pad_sequences([torch.zeros(5)], max_len=3)
-    with pytest.raises(ValueError, match="batch"):
+
+
+def test_collate_needs_a_list_of_dicts_with_the_same_keys():
+    with pytest.raises(ValueError, match="at least one sample"):
         collate_multimodal([])
-    with pytest.raises(ValueError, match=r"batch\[1\]"):
+    with pytest.raises(ValueError, match=r"batch\[1\] must have the keys of batch\[0\]"):
         collate_multimodal([{"a": 1}, {"b": 2}])
+    with pytest.raises(TypeError, match=r"batch\[1\] must be a dict sample"):
+        collate_multimodal([{"a": 1}, 2])
+    with pytest.raises(TypeError, match="pad must be a dict"):
+        collate_multimodal([{"a": torch.zeros(2)}], pad=["a"])
+
+
+def test_dict_dataset_errors_name_the_argument():
     with pytest.raises(ValueError, match="column"):
         DictDataset()
-    with pytest.raises(ValueError, match="same number"):
+    with pytest.raises(ValueError, match="a, b must have the same length, got a 2, b 1"):
         DictDataset(a=[1, 2], b=[1])
-    with pytest.raises(ValueError, match="transform"):
+    with pytest.raises(TypeError, match="transform must be callable"):
         DictDataset(transform=3, a=[1])

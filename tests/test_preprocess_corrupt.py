@@ -1,5 +1,7 @@
 """Corrupted image-caption pairs and the filters that find them (mmtutorial.preprocess.corrupt)."""
 
+import math
+
 import pytest
 import torch
 
@@ -23,7 +25,7 @@ def test_corrupt_pairs_marks_disjoint_fractions_and_leaves_the_input(data):
     clean = ~(wrong | blank)
     assert torch.equal(noisy.images[clean | wrong], data.images[clean | wrong])
     assert all(noisy.captions[i] == data.captions[i] for i in clean.nonzero().squeeze(1).tolist())
-    # a wrong caption names a different colour-shape pair than the image shows
+    # a wrong caption names a different color-shape pair than the image shows
     col, shp = caption_labels(noisy.captions, COLOR_WORDS), caption_labels(noisy.captions, SHAPE_WORDS)
     differs = (col != data.labels["color"]) | (shp != data.labels["shape"])
     assert differs[wrong].all() and not differs[~wrong].any()
@@ -69,32 +71,55 @@ def test_disagreement():
     assert disagreement(scores, torch.tensor([2, 2, 2]), margin=0.5).tolist() == [True, False, False]
 
 
-def test_errors_name_the_argument(data):
-    with pytest.raises(ValueError, match="data"):
+def test_corrupt_pairs_checks_data_fractions_seed_and_noise(data):
+    with pytest.raises(TypeError, match="data must be a ShapesWorldData"):
         corrupt_pairs(data.images)
-    with pytest.raises(ValueError, match="wrong_caption"):
+    with pytest.raises(ValueError, match="wrong_caption must be a finite number >= 0 and <= 1"):
         corrupt_pairs(data, wrong_caption=1.5)
-    with pytest.raises(ValueError, match="<= 1"):
+    with pytest.raises(ValueError, match="wrong_caption \\+ blank_image must be <= 1"):
         corrupt_pairs(data, wrong_caption=0.6, blank_image=0.6)
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
         corrupt_pairs(data, seed=-1)
-    with pytest.raises(ValueError, match="blank_noise"):
-        corrupt_pairs(data, blank_noise=-0.1)
-    with pytest.raises(ValueError, match="images"):
+    with pytest.raises(ValueError, match="blank_noise must be a finite number >= 0, got inf"):
+        corrupt_pairs(data, blank_noise=math.inf)
+
+
+def test_image_filters_need_a_batch_of_float_images(data):
+    with pytest.raises(ValueError, match=r"images must be a floating-point tensor of shape \(N, C, H, W\)"):
         image_std(data.images[0])
-    with pytest.raises(ValueError, match="threshold"):
-        blank_images(data.images, threshold=0)
-    with pytest.raises(ValueError, match="k must"):
+    with pytest.raises(TypeError, match="images must be a floating-point tensor"):
+        object_color((data.images * 255).to(torch.uint8))
+    with pytest.raises(ValueError, match="k must be an int >= 1 and <= 1024"):
         object_color(data.images, k=0)
-    with pytest.raises(ValueError, match="captions"):
+
+
+def test_blank_images_rejects_nan_threshold(data):
+    with pytest.raises(ValueError, match="threshold must be a finite number > 0, got nan"):
+        blank_images(data.images, threshold=math.nan)  # used to flag nothing
+    with pytest.raises(ValueError, match="threshold must be a finite number > 0, got 0.0"):
+        blank_images(data.images, threshold=0)
+
+
+def test_caption_labels_checks_captions_and_words():
+    with pytest.raises(TypeError, match="captions must be a list of str"):
         caption_labels("a red dot", COLOR_WORDS)
-    with pytest.raises(ValueError, match="words"):
+    with pytest.raises(TypeError, match="words must be a dict"):
+        caption_labels(["a red dot"], {"red": "red"})
+    with pytest.raises(ValueError, match="words must map at least one concept to non-empty synonyms"):
         caption_labels(["a red dot"], {"red": ()})
-    with pytest.raises(ValueError, match="scores"):
+
+
+def test_disagreement_checks_scores_claims_and_margin():
+    with pytest.raises(ValueError, match=r"scores must be a floating-point tensor of shape \(N, K\)"):
         disagreement(torch.zeros(3), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="claimed"):
+    with pytest.raises(ValueError, match="scores, claimed must have the same length, got scores 3, claimed 2"):
         disagreement(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long))
-    with pytest.raises(ValueError, match="claimed"):
+    with pytest.raises(ValueError, match=r"claimed must hold class ids in \[0, 2\) or -1"):
         disagreement(torch.zeros(3, 2), torch.tensor([0, 1, 2]))
-    with pytest.raises(ValueError, match="margin"):
-        disagreement(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), margin=-1)
+    with pytest.raises(ValueError, match="scores must not contain NaN"):
+        disagreement(torch.tensor([[0.0, math.nan]]), torch.tensor([0]))
+
+
+def test_disagreement_rejects_nan_margin():
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0, got nan"):
+        disagreement(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), margin=math.nan)  # used to flag nothing

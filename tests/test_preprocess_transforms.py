@@ -1,10 +1,12 @@
-"""Normalisation and the paired image-caption flip (mmtutorial.preprocess.transforms)."""
+"""Normalization and the paired image-caption flip (mmtutorial.preprocess.transforms)."""
+
+import math
 
 import pytest
 import torch
 from torchvision.transforms import v2
 
-from mmtutorial.data import POSITIONS, make_shapesworld
+from mmtutorial.data import POSITIONS, Vocab, make_shapesworld
 from mmtutorial.preprocess.transforms import (PairedRandomHorizontalFlip, channel_stats, denormalize, flip_caption,
                                         flip_position, flip_tokens, hflip_batch, hflip_pair, normalize)
 
@@ -84,32 +86,66 @@ def test_paired_random_flip_is_consistent_and_seeded(data):
     assert 150 < sum(flips) < 250
 
 
-def test_errors_name_the_argument(data):
-    with pytest.raises(ValueError, match="images"):
+def test_channel_stats_need_a_non_empty_batch_of_images(data):
+    with pytest.raises(ValueError, match=r"images must be a floating-point tensor of shape \(N, C, H, W\)"):
         channel_stats(data.images[0])
-    with pytest.raises(ValueError, match="mean and std"):
+    with pytest.raises(ValueError, match="images must not be empty"):
+        channel_stats(data.images[:0])
+
+
+def test_normalize_rejects_statistics_of_the_wrong_shape(data):
+    with pytest.raises(ValueError, match=r"mean and std must have shape \(3,\)"):
         normalize(data.images, [0.5, 0.5], [0.2, 0.2])
-    with pytest.raises(ValueError, match="std"):
-        normalize(data.images, [0.5] * 3, [0.2, 0.0, 0.2])
-    with pytest.raises(ValueError, match="caption"):
+    with pytest.raises(TypeError, match="std must be a list or tensor"):
+        normalize(data.images, [0.5] * 3, None)
+
+
+def test_normalize_rejects_non_finite_or_zero_statistics(data):
+    bad = [([0.5] * 3, [0.2, math.inf, 0.2]), ([0.5, math.nan, 0.5], [0.2] * 3), ([0.5] * 3, [0.2, 0.0, 0.2])]
+    for mean, std in bad:
+        with pytest.raises(ValueError, match="mean and std must be finite and std > 0"):
+            normalize(data.images, mean, std)  # an infinite std used to give all zeros
+        with pytest.raises(ValueError, match="mean and std must be finite and std > 0"):
+            denormalize(data.images, mean, std)
+
+
+def test_flips_reject_non_strings_and_positions_outside_positions(data):
+    with pytest.raises(TypeError, match="caption must be a str"):
         flip_caption(3)
-    with pytest.raises(ValueError, match="position"):
+    with pytest.raises(ValueError, match="position must be an int >= 0 and <= 2"):
         flip_position(3)
-    with pytest.raises(ValueError, match="position"):
+    with pytest.raises(ValueError, match=r"position must hold indices into POSITIONS, in \[0, 3\)"):
+        flip_position(torch.tensor([0, 3]))
+    with pytest.raises(TypeError, match="position must be an integer tensor"):
         flip_position(torch.tensor([0.5]))
-    with pytest.raises(ValueError, match="tokens"):
+
+
+def test_flip_tokens_needs_integer_tokens_and_a_vocab_with_both_sides(data):
+    with pytest.raises(TypeError, match="tokens must be an integer tensor"):
         flip_tokens(torch.zeros(3), data.vocab)
-    with pytest.raises(ValueError, match="vocab"):
+    with pytest.raises(TypeError, match="vocab must be a Vocab"):
         flip_tokens(data.tokens, None)
-    with pytest.raises(ValueError, match="image"):
+    with pytest.raises(ValueError, match="'left' and 'right'"):
+        flip_tokens(data.tokens, Vocab.build(["a red dot"]))
+
+
+def test_hflip_pair_and_batch_check_shapes_and_lengths(data):
+    with pytest.raises(ValueError, match=r"image must be a tensor of shape \(C, H, W\)"):
         hflip_pair(data.images, "a", 0)
-    with pytest.raises(ValueError, match="flip"):
+    with pytest.raises(ValueError, match="same length, got images 64, captions 64, positions 64, flip 3"):
         hflip_batch(data.images, data.captions, data.labels["position"], torch.ones(3, dtype=torch.bool))
-    with pytest.raises(ValueError, match="captions"):
+    with pytest.raises(ValueError, match="captions 3"):
         hflip_batch(data.images, data.captions[:3], data.labels["position"], torch.ones(64, dtype=torch.bool))
-    with pytest.raises(ValueError, match="p must"):
+    with pytest.raises(TypeError, match="flip must be a bool tensor"):
+        hflip_batch(data.images, data.captions, data.labels["position"], torch.ones(64))
+
+
+def test_paired_random_flip_checks_p_sample_and_vocab(data):
+    with pytest.raises(ValueError, match="p must be a finite number >= 0 and <= 1"):
         PairedRandomHorizontalFlip(p=1.5)
-    with pytest.raises(ValueError, match="vocab"):
+    with pytest.raises(ValueError, match="pass vocab="):
         PairedRandomHorizontalFlip(p=1.0)({"image": data.images[0], "tokens": data.tokens[0]})
-    with pytest.raises(ValueError, match="sample"):
+    with pytest.raises(TypeError, match="sample must be a dict"):
         PairedRandomHorizontalFlip()(data.images[0])
+    with pytest.raises(ValueError, match="sample must have an 'image' entry"):
+        PairedRandomHorizontalFlip()({"caption": "a dot"})

@@ -63,28 +63,68 @@ def test_sweep_explorer_start_point():
     assert sweep_explorer(GRID, RESULTS, heatmap="image").kwargs == {"alpha": 1.0, "beta": 0.0}
 
 
-@pytest.mark.parametrize(
-    "grid,results,point,kw,match",
-    [
-        ({}, RESULTS, {}, {}, "grid must be a dict of 1 or 2"),
-        ({"a": [1], "b": [1], "c": [1]}, RESULTS, {}, {}, "grid must be a dict of 1 or 2"),
-        ({"not ok": [1]}, {"m": [1]}, {}, {}, "grid keys must be identifiers"),
-        ({"alpha": ["x"]}, {"m": [1]}, {}, {}, r"grid\['alpha'\] must be a list of numbers"),
-        ({"alpha": [1, 1]}, {"m": [1, 2]}, {}, {}, r"grid\['alpha'\] must be a non-empty list of distinct"),
-        (GRID, {}, {}, {}, "results must be a non-empty dict"),
-        (GRID, {"fused": np.zeros((2, 3))}, {}, {}, r"results\['fused'\] must have shape \(3, 2\)"),
-        (GRID, RESULTS, {"alpha": 0}, {}, "point must be a dict with the keys"),
-        (GRID, RESULTS, {"alpha": 5, "beta": 0}, {}, r"point\['alpha'\] must be one of the grid values"),
-        (GRID, RESULTS, {"alpha": 0, "beta": 0}, {"heatmap": "tone"}, "heatmap must be one of the metrics"),
-    ],
-)
-def test_input_checks(grid, results, point, kw, match):
-    with pytest.raises(ValueError, match=match):
-        sweep_figure(grid, results, point, **kw)
+def test_sweep_figure_accepts_numpy_grid_values_and_nan_results():
+    results = {"acc": np.array([0.5, np.nan, 0.7])}  # NaN: a point without a result
+    fig = sweep_figure({"tau": np.array([0.1, 1.0, 10.0])}, results, {"tau": 1})
+    assert np.isnan(fig.get_axes()[1].patches[0].get_height())
+    assert sweep_explorer({"tau": [0.1, 1, 10]}, results).kwargs == {"tau": 10.0}
 
 
-def test_explorer_input_checks():
-    with pytest.raises(ValueError, match="heatmap must be one of the metrics"):
+def test_sweep_rejects_a_non_dict_grid():
+    with pytest.raises(TypeError, match="grid must be a dict"):
+        sweep_figure([0, 1], RESULTS, {})
+
+
+def test_sweep_rejects_three_knobs():
+    with pytest.raises(ValueError, match="grid must be a dict of 1 or 2"):
+        sweep_figure({"a": [1], "b": [1], "c": [1]}, RESULTS, {})
+
+
+def test_sweep_rejects_knob_names_that_are_not_identifiers():
+    with pytest.raises(ValueError, match="grid keys must be identifiers"):
+        sweep_figure({"not ok": [1]}, {"m": [1]}, {})
+
+
+def test_sweep_rejects_non_number_grid_values():
+    with pytest.raises(TypeError, match=r"grid\['alpha'\]\[0\] must be a number, got 'x'"):
+        sweep_figure({"alpha": ["x"]}, {"m": [1]}, {})
+
+
+def test_sweep_rejects_infinite_grid_values():
+    with pytest.raises(ValueError, match=r"grid\['alpha'\]\[1\] must be a finite number, got inf"):
+        sweep_explorer({"alpha": [0, float("inf")]}, {"m": [1, 2]})
+
+
+def test_sweep_rejects_repeated_grid_values():
+    with pytest.raises(ValueError, match=r"grid\['alpha'\] must be a non-empty list of distinct"):
+        sweep_figure({"alpha": [1, 1]}, {"m": [1, 2]}, {})
+
+
+def test_sweep_rejects_empty_results():
+    with pytest.raises(ValueError, match="results must name at least one metric"):
+        sweep_figure(GRID, {}, {})
+
+
+def test_sweep_rejects_results_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"results\['fused'\] must have shape \(3, 2\)"):
+        sweep_figure(GRID, {"fused": np.zeros((2, 3))}, {})
+
+
+def test_sweep_rejects_a_point_missing_a_knob():
+    with pytest.raises(ValueError, match="point must be a dict with the keys"):
+        sweep_figure(GRID, RESULTS, {"alpha": 0})
+
+
+def test_sweep_rejects_a_point_off_the_grid():
+    with pytest.raises(ValueError, match=r"point\['alpha'\] must be one of the grid values"):
+        sweep_figure(GRID, RESULTS, {"alpha": 5, "beta": 0})
+
+
+def test_sweep_rejects_an_unknown_heatmap_metric():
+    with pytest.raises(ValueError, match="heatmap must be one of"):
         sweep_explorer(GRID, RESULTS, heatmap="tone")
-    with pytest.raises(ValueError, match=r"point\['beta'\] must be one of the grid values"):
+
+
+def test_sweep_explorer_names_start_in_its_errors():
+    with pytest.raises(ValueError, match=r"start\['beta'\] must be one of the grid values"):
         sweep_explorer(GRID, RESULTS, start={"alpha": 0, "beta": 3})

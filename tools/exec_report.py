@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Print each chapter's execution time from the book build's cache, against the budgets.
 
-Reads `_build/.jupyter_cache` (written by `jupyter-book build` with execute_notebooks: cache):
-the time each chapter took when the build last executed it. Budgets: 60 s per chapter on a
+Reads `_build/.jupyter_cache`, where the nbval run of `make test` (tools/nbval_record.py) or
+the book build (execute_notebooks: cache) stored each executed chapter with its run time. Budgets: 60 s per chapter on a
 2-core CPU, 15 minutes for the whole book. Prints a table and the chapters over budget; it is
 a report, not a test: the exit status is 0 unless the cache is missing.
 """

@@ -1,12 +1,12 @@
-"""AV-digits: handwritten digit images paired by label with touch-tone signals (Chapter 01).
+"""AV-digits: handwritten digit images paired by label with touch-tone signals.
 
-The images are scikit-learn's bundled `load_digits` (1,797 grey 8x8 images, 10 classes), so
+The images are scikit-learn's bundled `load_digits` (1,797 gray 8x8 images, 10 classes), so
 no download is needed. Each image is paired with a freshly drawn 1-D signal *of the same
 digit*: a DTMF-like touch tone, the sum of a low and a high sinusoid whose frequencies code
 the digit as on a phone keypad (rows 1-2-3 / 4-5-6 / 7-8-9 / 0 pick the low tone, columns
 the high one). Phases, amplitudes and a small frequency drift are random. A noise knob per
-modality (`image_noise`, `signal_noise`) makes either one less reliable, which is what the
-fusion chapters turn.
+modality (`image_noise`, `signal_noise`) makes either one less reliable, so that fusing the
+two has something to gain.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import check_number
-from .splits import stratified_split
+from .._checks import check_int, check_number, check_same_length, check_tensor, check_type
+from .splits import stratified_split, subset_index
 
 SIGNAL_LEN = 64
 ROW_FREQS = (0.050, 0.075, 0.100, 0.125)  # low tones, cycles per sample (keypad rows)
@@ -35,12 +35,11 @@ AMPLITUDE_RANGE = (0.7, 1.0)  # per-tone amplitude, before halving the sum
 
 
 def touch_tones(labels: torch.Tensor, signal_len: int, generator: torch.Generator) -> torch.Tensor:
-    """Noise-free touch tones for digit `labels` (N,), shape (N, signal_len) (Chapter 01)."""
-    labels = torch.as_tensor(labels)
-    if labels.dim() != 1 or labels.is_floating_point() or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
-        raise ValueError(f"labels must be a 1-D integer tensor of digits 0..9, got shape {tuple(labels.shape)}")
-    if isinstance(signal_len, bool) or not isinstance(signal_len, int) or signal_len < 8:
-        raise ValueError(f"signal_len must be an int >= 8, got {signal_len!r}")
+    """Noise-free touch tones for digit `labels` (N,), shape (N, signal_len)."""
+    labels = check_tensor("labels", torch.as_tensor(labels), "(N,)", dtype="int")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"labels must be digits 0..9, got values in [{int(labels.min())}, {int(labels.max())}]")
+    signal_len = check_int("signal_len", signal_len, min=8)
     n = len(labels)
     freqs = torch.tensor(DTMF_FREQS, dtype=torch.float64)[labels]  # (N, 2)
     freqs = freqs * (1 + FREQ_JITTER * (2 * torch.rand(n, 2, generator=generator, dtype=torch.float64) - 1))
@@ -54,24 +53,22 @@ def touch_tones(labels: torch.Tensor, signal_len: int, generator: torch.Generato
 
 @dataclass
 class AVDigitsData:
-    """Digit images, paired signals and labels as tensors (Chapter 01)."""
+    """Digit images, paired signals and labels as tensors."""
 
     images: torch.Tensor  # (N, 1, 8, 8) float32 in [0, 1]
     signals: torch.Tensor  # (N, L) float32
     labels: torch.Tensor  # (N,) int64 digit 0..9, shared by both modalities
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_same_length(images=self.images, signals=self.signals, labels=self.labels)
+
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: Any) -> "AVDigitsData":
-        """The samples at `idx` (a 1-D integer index or a bool mask of shape (N,))."""
-        i = torch.as_tensor(idx)
-        if i.dtype == torch.bool:
-            if i.shape != (len(self),):
-                raise ValueError(f"idx as a bool mask must have shape ({len(self)},), got {tuple(i.shape)}")
-        elif i.dim() != 1 or i.is_floating_point():
-            raise ValueError(f"idx must be a 1-D integer index or bool mask, got shape {tuple(i.shape)}")
+        """The samples at `idx` (ints, a slice or a bool mask of shape (N,))."""
+        i = subset_index(idx, len(self))
         return AVDigitsData(self.images[i], self.signals[i], self.labels[i], dict(self.info))
 
     def split(self, test_size: float = 0.25, seed: int = 0) -> tuple["AVDigitsData", "AVDigitsData"]:
@@ -92,15 +89,14 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 def make_av_digits(
     *, seed: int = 0, image_noise: float = 0.0, signal_noise: float = 0.0, signal_len: int = SIGNAL_LEN
 ) -> AVDigitsData:
-    """All 1,797 digits, each with a touch tone of its class (Chapter 01).
+    """All 1,797 digits, each with a touch tone of its class.
 
     `image_noise` is the std of Gaussian noise added to the [0, 1] images (then clipped back to
     [0, 1]); `signal_noise` the std of Gaussian noise added to the signals. Same arguments give
     identical tensors; the two noise streams are independent, so changing one knob leaves the
     other modality as it was.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    seed = check_int("seed", seed, min=0)
     image_noise = check_number("image_noise", image_noise, min=0)
     signal_noise = check_number("signal_noise", signal_noise, min=0)
     gens = [torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in np.random.SeedSequence(seed).spawn(3)]
@@ -119,7 +115,7 @@ def make_av_digits(
 
 
 class AVDigits(Dataset):
-    """AV-digits as a torch Dataset of `{"image": (1, 8, 8), "signal": (L,), "label": ()}` (Chapter 01).
+    """AV-digits as a torch Dataset of `{"image": (1, 8, 8), "signal": (L,), "label": ()}`.
 
     Pass an `AVDigitsData` (e.g. one half of `.split()`), or keyword arguments for
     `make_av_digits`.
@@ -129,10 +125,8 @@ class AVDigits(Dataset):
         if data is None:
             data = make_av_digits(**kw)
         elif kw:
-            raise ValueError(f"pass either data or make_av_digits arguments, not both (got {sorted(kw)})")
-        if not isinstance(data, AVDigitsData):
-            raise ValueError(f"data must be an AVDigitsData, got {type(data).__name__}")
-        self.data = data
+            raise TypeError(f"pass either data or make_av_digits arguments, not both (got {sorted(kw)})")
+        self.data = check_type("data", data, AVDigitsData, "an AVDigitsData")
 
     def __len__(self) -> int:
         return len(self.data)

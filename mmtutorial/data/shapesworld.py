@@ -1,20 +1,20 @@
-"""ShapesWorld: procedural images of one coloured shape, with captions (Chapter 01).
+"""ShapesWorld: procedural images of one colored shape, with captions.
 
-Every sample is one shape (`SHAPES`) of one colour (`COLORS`), size (`SIZES`), horizontal
+Every sample is one shape (`SHAPES`) of one color (`COLORS`), size (`SIZES`), horizontal
 position (`POSITIONS`) and vertical half (`VERTICALS`) on a noisy, tinted background, plus a
 caption written from one of several templates with synonyms ("there is a crimson disc").
-Colour and shape are always named; size and position only in some templates; the vertical
-half never. So text alone predicts colour and shape perfectly but size and position only
-partly, while the image shows everything: Chapter 01's probes table rests on this.
+Color and shape are always named; size and position only in some templates; the vertical
+half never. So text alone predicts color and shape perfectly but size and position only
+partly, while the image shows everything: the probes of *Multimodal models* rest on this.
 
-The generator is a pipeline of small vectorised steps, each with its own random stream (so
+The generator is a pipeline of small vectorized steps, each with its own random stream (so
 turning one modality on never changes another):
 
     sample_scenes  ->  render_images   (N, 3, H, W)
                    ->  write_captions  list[str] -> Vocab.encode -> tokens (N, T)
-                   ->  render_tones    (N, L)   with audio=True  (Chapter 03)
+                   ->  render_tones    (N, L)   with audio=True
 
-`interaction_labels` derives redundant / unique / synergistic labels (Chapter 02).
+`interaction_labels` derives redundant / unique / synergistic labels (see *Core concepts*).
 """
 
 from __future__ import annotations
@@ -28,7 +28,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import check_int, check_number
+from .._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_same_length,
+    check_tensor,
+    check_type,
+)
+from .splits import subset_index
 from .text import Vocab, tokenize
 
 # ----- the world -------------------------------------------------------------------------
@@ -47,7 +56,7 @@ POSITIONS: tuple[str, ...] = ("left", "center", "right")
 VERTICALS: tuple[str, ...] = ("upper", "lower")  # shown in the image, never in a caption
 ATTRIBUTES: tuple[str, ...] = ("color", "shape", "size", "position", "vertical")
 
-# Compositional generalisation: these colour-shape pairs never appear in split="train".
+# Compositional generalization: these color-shape pairs never appear in split="train".
 HELDOUT_PAIRS: tuple[tuple[str, str], ...] = (
     ("red", "circle"),
     ("green", "square"),
@@ -61,7 +70,7 @@ SIZE_RADIUS = (0.20, 0.30, 0.40)  # per size
 POSITION_X = (-0.5, 0.0, 0.5)  # per position
 VERTICAL_Y = (-0.4, 0.4)  # per vertical half
 X_JITTER, Y_JITTER = 0.06, 0.08
-COLOR_JITTER = 0.08  # per-channel uniform jitter of the shape colour
+COLOR_JITTER = 0.08  # per-channel uniform jitter of the shape color
 
 # ----- words -----------------------------------------------------------------------------
 COLOR_WORDS: dict[str, tuple[str, ...]] = {
@@ -89,7 +98,7 @@ POSITION_WORDS: dict[str, tuple[str, ...]] = {
     "center": ("in the center", "in the middle", "at the centre"),
     "right": ("on the right", "at the right", "to the right"),
 }
-# Templates 0-3 are bare phrases, 4-7 full sentences (a text-only attribute, Chapter 02).
+# Templates 0-3 are bare phrases, 4-7 full sentences (a text-only attribute).
 TEMPLATES: tuple[str, ...] = (
     "a {size} {color} {shape} {position}",
     "a {color} {shape}",
@@ -120,15 +129,15 @@ def _caption_max_len() -> int:
 
 CAPTION_MAX_LEN: int = _caption_max_len()  # tokens of the longest possible caption
 
-# ----- sound (Chapter 03) ------------------------------------------------------------------
+# ----- sound ------------------------------------------------------------------------------
 SAMPLE_RATE = 8000
 AUDIO_LEN = 4000  # 0.5 s
-PITCH_HZ: dict[str, float] = {  # fundamental per colour, low (red) to high (purple)
+PITCH_HZ: dict[str, float] = {  # fundamental per color, low (red) to high (purple)
     "red": 220.0, "orange": 262.0, "yellow": 330.0, "green": 392.0, "blue": 466.0, "purple": 554.0,
 }
 LOUDNESS: tuple[float, ...] = (0.15, 0.30, 0.60)  # RMS-equivalent sine amplitude per size
 # Harmonic amplitudes 1..8 per shape. The fundamental is always the strongest partial (the
-# others are at most half of it), so the pitch a listener hears is the colour's.
+# others are at most half of it), so the pitch a listener hears is the color's.
 TIMBRES: dict[str, tuple[float, ...]] = {
     "circle": (1, 0, 0, 0, 0, 0, 0, 0),  # pure sine
     "square": (1, 0, 1 / 3, 0, 1 / 5, 0, 1 / 7, 0),  # odd harmonics: square-ish
@@ -140,7 +149,7 @@ PITCH_JITTER = 0.01  # relative
 MIN_SAMPLE_RATE = int(2 * max(PITCH_HZ.values()) * (1 + PITCH_JITTER)) + 1  # every fundamental below Nyquist
 FADE_S = 0.01  # linear fade in/out
 
-# ----- interactions (Chapter 02) -----------------------------------------------------------
+# ----- interactions ------------------------------------------------------------------------
 WARM_COLORS: tuple[str, ...] = ("red", "yellow", "orange")
 INTERACTIONS: dict[str, str] = {
     "redundant": "colour is warm (red/yellow/orange): colour is in the image and the caption",
@@ -153,56 +162,62 @@ INTERACTIONS: dict[str, str] = {
 # ----- checks --------------------------------------------------------------------------------
 def _check_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     out = []
-    for p in pairs:
-        if not (isinstance(p, (tuple, list)) and len(p) == 2):
-            raise ValueError(f"heldout_pairs must hold (colour, shape) pairs, got {p!r}")
-        c, s = p
-        if c not in COLORS:
-            raise ValueError(f"heldout_pairs: unknown colour {c!r}, expected one of {COLOR_NAMES}")
-        if s not in SHAPES:
-            raise ValueError(f"heldout_pairs: unknown shape {s!r}, expected one of {SHAPES}")
-        out.append((c, s))
+    for i, p in enumerate(pairs):
+        check_type(f"heldout_pairs[{i}]", p, (tuple, list), "a (color, shape) pair")
+        if len(p) != 2:
+            raise ValueError(f"heldout_pairs[{i}] must be a (color, shape) pair, got {p!r}")
+        out.append((check_choice(f"heldout_pairs[{i}] color", p[0], COLOR_NAMES),
+                    check_choice(f"heldout_pairs[{i}] shape", p[1], SHAPES)))
     if len(set(out)) != len(out):
         raise ValueError(f"heldout_pairs must not repeat a pair, got {pairs!r}")
     return tuple(out)
 
 
 def allowed_pairs(split: str = "train", heldout_pairs: Sequence[tuple[str, str]] = HELDOUT_PAIRS) -> np.ndarray:
-    """(colour, shape) index pairs a split may contain, shape (P, 2) (Chapter 01).
+    """(color, shape) index pairs a split may contain, shape (P, 2).
 
     "train": every pair except `heldout_pairs`; "heldout": only them; "all": every pair.
     """
+    check_choice("split", split, ("train", "heldout", "all"))
     held = {(COLOR_NAMES.index(c), SHAPES.index(s)) for c, s in _check_pairs(heldout_pairs)}
     every = [(c, s) for c in range(len(COLORS)) for s in range(len(SHAPES))]
     if split == "train":
         pairs = [p for p in every if p not in held]
     elif split == "heldout":
         pairs = [p for p in every if p in held]
-    elif split == "all":
-        pairs = every
     else:
-        raise ValueError(f"split must be 'train', 'heldout' or 'all', got {split!r}")
+        pairs = every
     if not pairs:
-        raise ValueError(f"split={split!r} with heldout_pairs={heldout_pairs!r} leaves no colour-shape pair")
+        raise ValueError(f"split={split!r} with heldout_pairs={heldout_pairs!r} leaves no color-shape pair")
     return np.array(pairs, dtype=np.int64)  # (P, 2)
 
 
 # ----- step 1: sample the scenes ---------------------------------------------------------------
 @dataclass
 class Scenes:
-    """Latent description of N scenes as numpy arrays (Chapter 01): what every modality renders."""
+    """Latent description of N scenes as numpy arrays: what every modality renders."""
 
     color: np.ndarray  # (N,) int index into COLOR_NAMES
     shape: np.ndarray  # (N,) int index into SHAPES
     size: np.ndarray  # (N,) int index into SIZES
     position: np.ndarray  # (N,) int index into POSITIONS
     vertical: np.ndarray  # (N,) int index into VERTICALS
-    cx: np.ndarray  # (N,) float centre x in [-1, 1]
-    cy: np.ndarray  # (N,) float centre y in [-1, 1] (down)
-    rgb: np.ndarray  # (N, 3) shape colour after jitter
-    bg_level: np.ndarray  # (N,) background grey level
-    bg_tint: np.ndarray  # (N, 3) background colour tint
+    cx: np.ndarray  # (N,) float center x in [-1, 1]
+    cy: np.ndarray  # (N,) float center y in [-1, 1] (down)
+    rgb: np.ndarray  # (N, 3) shape color after jitter
+    bg_level: np.ndarray  # (N,) background gray level
+    bg_tint: np.ndarray  # (N, 3) background color tint
     bg_grad: np.ndarray  # (N, 2) background linear gradient (x, y)
+
+    def __post_init__(self) -> None:
+        check_same_length(**vars(self))
+        for name, names in zip(ATTRIBUTES, (COLOR_NAMES, SHAPES, SIZES, POSITIONS, VERTICALS)):
+            ids = np.asarray(getattr(self, name))
+            if not np.issubdtype(ids.dtype, np.integer):
+                raise TypeError(f"Scenes.{name} must hold integer indices, got dtype {ids.dtype}")
+            if ids.size and (ids.min() < 0 or ids.max() >= len(names)):
+                raise ValueError(f"Scenes.{name} must hold indices in [0, {len(names)}), "
+                                 f"got values in [{ids.min()}, {ids.max()}]")
 
     def __len__(self) -> int:
         return len(self.color)
@@ -214,10 +229,9 @@ def sample_scenes(
     split: str = "train",
     heldout_pairs: Sequence[tuple[str, str]] = HELDOUT_PAIRS,
 ) -> Scenes:
-    """Draw `n` scenes; colour-shape pairs are uniform over the split's allowed pairs (Chapter 01)."""
+    """Draw `n` scenes; color-shape pairs are uniform over the split's allowed pairs."""
     n = check_int("n", n, min=0)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_type("rng", rng, np.random.Generator, "a numpy.random.Generator")
     allowed = allowed_pairs(split, heldout_pairs)  # (P, 2)
     pairs = allowed[rng.integers(0, len(allowed), n)]  # (N, 2) uniform over the allowed pairs
     size = rng.integers(0, len(SIZES), n)
@@ -241,7 +255,7 @@ def sample_scenes(
 
 # ----- step 2: render images ---------------------------------------------------------------------
 # Signed distance to each shape's outline (negative inside), for offsets x (n, 1, W), y (n, H, 1)
-# from the shape's centre and radius r (n, 1, 1). Each shape is scaled to about the circle's area.
+# from the shape's center and radius r (n, 1, 1). Each shape is scaled to about the circle's area.
 def _sdf_circle(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     return torch.hypot(x, y) - r  # Euclidean norm, sqrt(x^2 + y^2)
 
@@ -251,7 +265,7 @@ def _sdf_square(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tens
 
 
 def _sdf_triangle(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    R = 1.35 * r  # circumradius; apex up, centroid at the centre
+    R = 1.35 * r  # circumradius; apex up, centroid at the center
     bottom = y - 0.5 * R  # below the base edge
     sides = (math.sqrt(3) / 2) * x.abs() - 0.5 * y - 0.5 * R  # outside a slanted edge
     return torch.maximum(bottom, sides)  # intersection of three half-planes
@@ -271,8 +285,8 @@ def _sdf_cross(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tenso
 SDFS = (_sdf_circle, _sdf_square, _sdf_triangle, _sdf_diamond, _sdf_cross)  # in SHAPES order
 
 
-def pixel_centres(image_size: int) -> torch.Tensor:
-    """Coordinates of the pixel centres along one axis, in [-1, 1], shape (image_size,)."""
+def pixel_centers(image_size: int) -> torch.Tensor:
+    """Coordinates of the pixel centers along one axis, in [-1, 1], shape (image_size,)."""
     image_size = check_int("image_size", image_size, min=1)
     return (torch.arange(image_size, dtype=torch.float32) + 0.5) * (2.0 / image_size) - 1.0
 
@@ -280,18 +294,22 @@ def pixel_centres(image_size: int) -> torch.Tensor:
 def shape_coverage(
     shape: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, radius: torch.Tensor, image_size: int
 ) -> torch.Tensor:
-    """How much of each pixel every shape covers, in [0, 1], shape (m, H, W) (Chapter 01).
+    """How much of each pixel every shape covers, in [0, 1], shape (m, H, W).
 
-    `shape` (m,) indexes `SHAPES`; centres `cx`, `cy` and `radius` (m,) are in image units
+    `shape` (m,) indexes `SHAPES`; centers `cx`, `cy` and `radius` (m,) are in image units
     ([-1, 1] across). Coverage is 0.5 - signed distance / pixel width, clipped: a one-pixel
-    soft (anti-aliased) edge. One vectorised call per shape kind, none per sample.
+    soft (anti-aliased) edge. One vectorized call per shape kind, none per sample.
     """
-    m, H = len(shape), check_int("image_size", image_size, min=8)
-    for name, t in (("shape", shape), ("cx", cx), ("cy", cy), ("radius", radius)):
-        if not isinstance(t, torch.Tensor) or t.shape != (m,):
-            raise ValueError(f"{name} must be a tensor of shape ({m},), got {getattr(t, 'shape', type(t))}")
-    coords = pixel_centres(H)  # (W,)
-    x = coords.view(1, 1, H) - cx.float().view(m, 1, 1)  # (m, 1, W) offsets from the centre
+    m = len(check_tensor("shape", shape, "(m,)", dtype="int"))
+    H = check_int("image_size", image_size, min=8)
+    if m and (shape.min() < 0 or shape.max() >= len(SHAPES)):
+        raise ValueError(f"shape must hold indices into SHAPES, in [0, {len(SHAPES)}), "
+                         f"got values in [{int(shape.min())}, {int(shape.max())}]")
+    for name, t in (("cx", cx), ("cy", cy), ("radius", radius)):
+        if check_tensor(name, t).shape != (m,):
+            raise ValueError(f"{name} must have shape ({m},) like shape, got {tuple(t.shape)}")
+    coords = pixel_centers(H)  # (W,)
+    x = coords.view(1, 1, H) - cx.float().view(m, 1, 1)  # (m, 1, W) offsets from the center
     y = coords.view(1, H, 1) - cy.float().view(m, 1, 1)  # (m, H, 1)
     r = radius.float().view(m, 1, 1)  # (m, 1, 1)
     sdf = torch.empty(m, H, H)  # (m, H, W)
@@ -310,18 +328,19 @@ def render_images(
     generator: torch.Generator | None = None,
     chunk_size: int = 2048,
 ) -> torch.Tensor:
-    """Render all scenes at once into float32 images in [0, 1], shape (N, 3, H, W) (Chapter 01).
+    """Render all scenes at once into float32 images in [0, 1], shape (N, 3, H, W).
 
     Each shape is an anti-aliased mask (`shape_coverage`) blended over a background of tinted
-    grey with a gentle gradient; `noise` is the std of Gaussian pixel noise. The batch is
+    gray with a gentle gradient; `noise` is the std of Gaussian pixel noise. The batch is
     processed in chunks of `chunk_size` samples only to bound memory; nothing loops per sample.
     """
+    check_type("scenes", scenes, Scenes, "a Scenes (from sample_scenes)")
     H = check_int("image_size", image_size, min=8)
     noise = check_number("noise", noise, min=0)
     chunk_size = check_int("chunk_size", chunk_size, min=1)
-    if noise > 0 and generator is None:
-        raise ValueError("generator must be a torch.Generator when noise > 0")
-    coords = pixel_centres(H)
+    if noise > 0:
+        check_type("generator", generator, torch.Generator, "a torch.Generator when noise > 0")
+    coords = pixel_centers(H)
     x_grid, y_grid = coords.view(1, 1, 1, H), coords.view(1, 1, H, 1)  # absolute pixel coordinates
     n = len(scenes)
     images = torch.empty(n, 3, H, H)  # (N, 3, H, W)
@@ -332,9 +351,9 @@ def render_images(
         radius = f32(np.array(SIZE_RADIUS)[scenes.size[sl]])
         cover = shape_coverage(torch.as_tensor(scenes.shape[sl]), f32(scenes.cx[sl]), f32(scenes.cy[sl]), radius, H)
         cover = cover.unsqueeze(1)  # (m, 1, H, W)
-        # image = background * (1 - cover) + colour * cover + noise, where background =
-        # flat (grey + tint, per channel) + ramp (gradient, shared by channels). Expanded as
-        # flat + cover * (colour - flat) + ramp * (1 - cover) + noise, it is built in place in
+        # image = background * (1 - cover) + color * cover + noise, where background =
+        # flat (gray + tint, per channel) + ramp (gradient, shared by channels). Expanded as
+        # flat + cover * (color - flat) + ramp * (1 - cover) + noise, it is built in place in
         # the output with no (m, 3, H, W) temporaries.
         flat = f32(scenes.bg_level[sl]).view(m, 1, 1, 1) + f32(scenes.bg_tint[sl]).view(m, 3, 1, 1)  # (m, 3, 1, 1)
         grad = f32(scenes.bg_grad[sl])  # (m, 2)
@@ -358,12 +377,12 @@ def _word_table(concepts: Sequence[str], words: dict[str, tuple[str, ...]]) -> t
 
 
 def write_captions(scenes: Scenes, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
-    """One caption per scene from a random template and random synonyms (Chapter 01).
+    """One caption per scene from a random template and random synonyms.
 
     Returns the captions and the template index of each, shape (N,).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_type("scenes", scenes, Scenes, "a Scenes (from sample_scenes)")
+    check_type("rng", rng, np.random.Generator, "a numpy.random.Generator")
     n = len(scenes)
     template = rng.integers(0, len(TEMPLATES), n)
 
@@ -385,7 +404,7 @@ def write_captions(scenes: Scenes, rng: np.random.Generator) -> tuple[list[str],
 
 
 def shapesworld_vocab() -> Vocab:
-    """The vocabulary of every word any template or synonym can produce, sorted (Chapter 01).
+    """The vocabulary of every word any template or synonym can produce, sorted.
 
     It depends only on the constants, so train, test and held-out data share it.
     """
@@ -404,18 +423,18 @@ def render_tones(
     generator: torch.Generator | None = None,
     chunk_size: int = 2048,
 ) -> torch.Tensor:
-    """One tone per scene, float32 waveforms of shape (N, audio_len) (Chapter 03).
+    """One tone per scene, float32 waveforms of shape (N, audio_len).
 
-    Pitch codes the colour (`PITCH_HZ`, +-1% jitter), loudness the size (`LOUDNESS`), timbre
-    the shape (`TIMBRES`: harmonic amplitudes, those above Nyquist dropped, normalised to equal
+    Pitch codes the color (`PITCH_HZ`, +-1% jitter), loudness the size (`LOUDNESS`), timbre
+    the shape (`TIMBRES`: harmonic amplitudes, those above Nyquist dropped, normalized to equal
     power); random phase, 10 ms fades, and Gaussian noise of std `audio_noise`.
     """
+    check_type("scenes", scenes, Scenes, "a Scenes (from sample_scenes)")
     L = check_int("audio_len", audio_len, min=16)
     sr = check_int("sample_rate", sample_rate, min=MIN_SAMPLE_RATE)
     audio_noise = check_number("audio_noise", audio_noise, min=0)
     chunk_size = check_int("chunk_size", chunk_size, min=1)
-    if generator is None:
-        raise ValueError("generator must be a torch.Generator (tones have random phase and pitch jitter)")
+    check_type("generator", generator, torch.Generator, "a torch.Generator (tones have random phase and pitch jitter)")
     n = len(scenes)
     pitch = torch.tensor([PITCH_HZ[c] for c in COLOR_NAMES], dtype=torch.float64)[torch.as_tensor(scenes.color)]
     f0 = pitch * (1 + PITCH_JITTER * (2 * torch.rand(n, generator=generator, dtype=torch.float64) - 1))  # (N,)
@@ -447,25 +466,9 @@ def render_tones(
 
 
 # ----- the dataset -------------------------------------------------------------------------------
-def _index(idx: Any, n: int) -> torch.Tensor:
-    """Normalise a subset index (ints, slice, bool mask, tensor) to a LongTensor."""
-    if isinstance(idx, slice):
-        return torch.arange(n)[idx]
-    idx = torch.as_tensor(idx)
-    if idx.dtype == torch.bool:
-        if idx.shape != (n,):
-            raise ValueError(f"idx as a bool mask must have shape ({n},), got {tuple(idx.shape)}")
-        return idx.nonzero().squeeze(1)
-    if idx.is_floating_point() or idx.dim() != 1:
-        raise ValueError(f"idx must be a 1-D integer index, slice or bool mask, got shape {tuple(idx.shape)}")
-    if len(idx) and (idx.min() < -n or idx.max() >= n):
-        raise ValueError(f"idx must lie in [-{n}, {n}), got values in [{int(idx.min())}, {int(idx.max())}]")
-    return idx.long()
-
-
 @dataclass
 class ShapesWorldData:
-    """All modalities and labels of a ShapesWorld sample set, as tensors (Chapter 01)."""
+    """All modalities and labels of a ShapesWorld sample set, as tensors."""
 
     images: torch.Tensor  # (N, 3, H, W) float32 in [0, 1]
     captions: list[str]  # N captions
@@ -477,12 +480,17 @@ class ShapesWorldData:
     sample_rate: int | None = None
     info: dict[str, Any] = field(default_factory=dict)  # the arguments that made it
 
+    def __post_init__(self) -> None:
+        audio = {} if self.audio is None else {"audio": self.audio}
+        check_same_length(images=self.images, captions=self.captions, tokens=self.tokens, mask=self.mask,
+                          **{f"labels[{k!r}]": v for k, v in self.labels.items()}, **audio)
+
     def __len__(self) -> int:
         return len(self.captions)
 
     def subset(self, idx: Any) -> "ShapesWorldData":
         """The samples at `idx` (ints, a slice or a bool mask), as a new ShapesWorldData."""
-        i = _index(idx, len(self))
+        i = subset_index(idx, len(self))
         return ShapesWorldData(
             images=self.images[i],
             captions=[self.captions[j] for j in i.tolist()],
@@ -511,7 +519,7 @@ def make_shapesworld(
     sample_rate: int = SAMPLE_RATE,
     audio_noise: float = 0.05,
 ) -> ShapesWorldData:
-    """Generate `n` ShapesWorld samples: images, captions, tokens, labels (+ tones) (Chapter 01).
+    """Generate `n` ShapesWorld samples: images, captions, tokens, labels (+ tones).
 
     `split` is "train" (never a pair of `heldout_pairs`), "heldout" (only those) or "all".
     Tokens are padded to `max_len`, by default `CAPTION_MAX_LEN` so every split shares T.
@@ -520,8 +528,7 @@ def make_shapesworld(
     """
     n = check_int("n", n, min=0)
     seed = check_int("seed", seed, min=0)
-    if not isinstance(audio, bool):
-        raise ValueError(f"audio must be True or False, got {audio!r}")
+    check_bool("audio", audio)
     max_len = CAPTION_MAX_LEN if max_len is None else check_int("max_len", max_len, min=1)
     # One independent stream per step. Child i of a SeedSequence depends only on (seed, i), so
     # a step added later (a fifth stream) leaves every existing modality exactly as it was.
@@ -541,15 +548,14 @@ def make_shapesworld(
 
 
 def interaction_labels(data: ShapesWorldData) -> dict[str, torch.Tensor]:
-    """Binary labels (N,) int64 with known modality interactions (Chapter 02), see `INTERACTIONS`.
+    """Binary labels (N,) int64 with known modality interactions, see `INTERACTIONS`.
 
-    - redundant:    colour is warm (red, yellow, orange); both image and caption show colour.
+    - redundant:    color is warm (red, yellow, orange); both image and caption show color.
     - unique_image: the shape sits in the lower half (`vertical`); captions never say so.
     - unique_text:  the caption is a full sentence (templates 4-7); the image cannot tell.
     - synergy:      unique_image XOR unique_text; each modality alone is at chance (~50%).
     """
-    if not isinstance(data, ShapesWorldData):
-        raise ValueError(f"data must be a ShapesWorldData, got {type(data).__name__}")
+    check_type("data", data, ShapesWorldData, "a ShapesWorldData")
     warm = torch.tensor([c in WARM_COLORS for c in COLOR_NAMES])
     unique_image = (data.labels["vertical"] == VERTICALS.index("lower")).long()
     unique_text = torch.tensor(TEMPLATE_IS_SENTENCE)[data.labels["template"]].long()
@@ -562,7 +568,7 @@ def interaction_labels(data: ShapesWorldData) -> dict[str, torch.Tensor]:
 
 
 class ShapesWorld(Dataset):
-    """ShapesWorld as a torch Dataset of dict samples (Chapter 01).
+    """ShapesWorld as a torch Dataset of dict samples.
 
     `ShapesWorld(n, split="train", seed=0, target="shape", **kw)` calls `make_shapesworld(n,
     split=..., seed=..., **kw)`; `target` picks what `sample["label"]` holds: an attribute
@@ -577,19 +583,14 @@ class ShapesWorld(Dataset):
     @classmethod
     def from_data(cls, data: ShapesWorldData, target: str = "shape") -> "ShapesWorld":
         """Wrap existing `ShapesWorldData` (e.g. a `.subset(...)`) without regenerating it."""
-        if not isinstance(data, ShapesWorldData):
-            raise ValueError(f"data must be a ShapesWorldData, got {type(data).__name__}")
+        check_type("data", data, ShapesWorldData, "a ShapesWorldData")
         self = cls.__new__(cls)
         self._set(data, target)
         return self
 
     def _set(self, data: ShapesWorldData, target: str) -> None:
-        if target in data.labels:
-            label = data.labels[target]
-        elif target in INTERACTIONS:
-            label = interaction_labels(data)[target]
-        else:
-            raise ValueError(f"target must be one of {(*data.labels, *INTERACTIONS)}, got {target!r}")
+        check_choice("target", target, (*data.labels, *INTERACTIONS))
+        label = data.labels[target] if target in data.labels else interaction_labels(data)[target]
         self.data, self.target, self.labels = data, target, label
 
     @property
@@ -617,6 +618,6 @@ __all__ = [
     "INTERACTIONS", "LOUDNESS", "PITCH_HZ", "POSITIONS", "POSITION_WORDS", "SAMPLE_RATE", "SHAPES",
     "SHAPE_WORDS", "SIZES", "SIZE_WORDS", "TEMPLATES", "TEMPLATE_IS_SENTENCE", "TIMBRES", "VERTICALS",
     "WARM_COLORS", "Scenes", "ShapesWorld", "ShapesWorldData", "allowed_pairs", "interaction_labels",
-    "make_shapesworld", "pixel_centres", "render_images", "shape_coverage", "render_tones", "sample_scenes",
+    "make_shapesworld", "pixel_centers", "render_images", "shape_coverage", "render_tones", "sample_scenes",
     "shapesworld_vocab", "write_captions",
 ]

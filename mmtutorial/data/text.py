@@ -1,4 +1,4 @@
-"""A word tokenizer and a vocabulary: text in, padded id tensors out (Chapter 01).
+"""A word tokenizer and a vocabulary: text in, padded id tensors out.
 
 `tokenize` lowercases a string and splits it into words and punctuation marks. A `Vocab`
 maps tokens to integer ids, with four special tokens at fixed positions:
@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from .._checks import check_bool, check_int, check_tensor, check_type
+
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -28,14 +30,12 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*|[^\sa-z0-9]")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercase `text` and split it into words and punctuation (Chapter 01).
+    """Lowercase `text` and split it into words and punctuation.
 
     >>> tokenize("There is a Red circle, on the left!")
     ['there', 'is', 'a', 'red', 'circle', ',', 'on', 'the', 'left', '!']
     """
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a str, got {type(text).__name__}")
-    return _TOKEN_RE.findall(text.lower())
+    return _TOKEN_RE.findall(check_type("text", text, str, "a str").lower())
 
 
 def _as_tokens(item: str | Sequence[str]) -> list[str]:
@@ -44,20 +44,19 @@ def _as_tokens(item: str | Sequence[str]) -> list[str]:
         return tokenize(item)
     if isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item):
         return list(item)
-    raise ValueError(f"each text must be a str or a list of str tokens, got {type(item).__name__}")
+    raise TypeError(f"each text must be a str or a list of str tokens, got {type(item).__name__}")
 
 
 class Vocab:
-    """Token <-> id mapping with `<pad>`=0, `<unk>`=1, `<bos>`=2, `<eos>`=3 (Chapter 01)."""
+    """Token <-> id mapping with `<pad>`=0, `<unk>`=1, `<bos>`=2, `<eos>`=3."""
 
     def __init__(self, tokens: Iterable[str]):
         """Make a vocabulary of SPECIALS followed by `tokens` (in the given order, no duplicates)."""
         itos = list(SPECIALS)
         for tok in tokens:
-            if not isinstance(tok, str) or not tok:
-                raise ValueError(f"tokens must be non-empty strings, got {tok!r}")
-            if tok in itos:
-                raise ValueError(f"tokens must be unique and not special, got {tok!r} twice")
+            check_type("each token", tok, str, "a str")
+            if not tok or tok in itos:
+                raise ValueError(f"tokens must be non-empty, unique and not special, got {tok!r}")
             itos.append(tok)
         self.itos: list[str] = itos
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(itos)}
@@ -65,10 +64,9 @@ class Vocab:
     @classmethod
     def build(cls, texts: Iterable[str | Sequence[str]], min_freq: int = 1) -> "Vocab":
         """Build from texts (or token lists): tokens seen >= `min_freq` times, sorted A-Z."""
-        if not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        min_freq = check_int("min_freq", min_freq, min=1)
         if isinstance(texts, str):
-            raise ValueError("texts must be an iterable of texts, not a single str")
+            raise TypeError("texts must be an iterable of texts, not a single str; wrap it as [text]")
         counts: Counter[str] = Counter()
         for item in texts:
             counts.update(_as_tokens(item))
@@ -95,11 +93,10 @@ class Vocab:
         return self.stoi.get(token, UNK_ID)
 
     def id_to_token(self, idx: int) -> str:
-        """Token with id `idx`; raises ValueError outside [0, len(vocab))."""
-        idx = int(idx)
-        if not 0 <= idx < len(self.itos):
-            raise ValueError(f"idx must be in [0, {len(self.itos)}), got {idx}")
-        return self.itos[idx]
+        """Token with id `idx` (an int or a one-element integer tensor); ValueError outside [0, len(vocab))."""
+        if isinstance(idx, torch.Tensor) and idx.numel() == 1:
+            idx = idx.item()
+        return self.itos[check_int("idx", idx, min=0, max=len(self.itos) - 1)]
 
     # ----- batches -------------------------------------------------------------------
     def encode(
@@ -117,10 +114,10 @@ class Vocab:
         `mask` is True on real tokens and False on padding.
         """
         if isinstance(texts, str):
-            raise ValueError("texts must be a list of texts; wrap a single text as [text]")
-        if max_len is not None and (not isinstance(max_len, int) or max_len < 1):
-            raise ValueError(f"max_len must be None or an int >= 1, got {max_len!r}")
-        if truncate and max_len is None:
+            raise TypeError("texts must be a list of texts; wrap a single text as [text]")
+        max_len = None if max_len is None else check_int("max_len", max_len, min=1)
+        check_bool("add_special", add_special)
+        if check_bool("truncate", truncate) and max_len is None:
             raise ValueError("truncate=True needs max_len to be set")
         get = self.stoi.get
         seen: dict[str, list[int]] = {}  # repeated texts are tokenized once
@@ -156,9 +153,7 @@ class Vocab:
         With `skip_special` the specials are dropped (so padding disappears).
         """
         if isinstance(ids, torch.Tensor):
-            if ids.dim() not in (1, 2) or ids.is_floating_point():
-                raise ValueError(f"ids must be an integer tensor of shape (T,) or (B, T), got {tuple(ids.shape)}")
-            if ids.dim() == 2:
+            if check_tensor("ids", ids, ["(T,)", "(B, T)"], dtype="int").dim() == 2:
                 return [self.decode(row, skip_special) for row in ids]
             ids = ids.tolist()
         words = [self.id_to_token(i) for i in ids]
@@ -174,7 +169,7 @@ class Vocab:
     @classmethod
     def from_dict(cls, d: dict) -> "Vocab":
         """Inverse of `to_dict`."""
-        itos = d.get("itos") if isinstance(d, dict) else None
+        itos = check_type("d", d, dict, "a dict from Vocab.to_dict").get("itos")
         if not isinstance(itos, list) or tuple(itos[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"d must be a dict with 'itos' starting with {SPECIALS}")
         return cls(itos[len(SPECIALS):])

@@ -1,4 +1,4 @@
-"""Audio features written out: framing, window, STFT, mel filterbank, log-mel (Chapter 03).
+"""Audio features written out: framing, window, STFT, mel filterbank, log-mel.
 
 A waveform `(..., L)` becomes a log-mel spectrogram `(..., n_mels, n_frames)` in five steps:
 
@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 
 import torch
-
-from .._checks import check_int
 import torch.nn.functional as F
 
+from .._checks import check_bool, check_int, check_number, check_tensor, describe
+from ..device import as_device
 
 __all__ = [
     "frame",
@@ -37,16 +37,13 @@ __all__ = [
 
 
 def _check_wave(wave: object) -> torch.Tensor:
-    if not isinstance(wave, torch.Tensor) or not wave.is_floating_point() or wave.dim() < 1:
-        raise ValueError(
-            "wave must be a floating-point tensor of shape (..., L), got "
-            f"{type(wave).__name__} {tuple(getattr(wave, 'shape', ()))} {getattr(wave, 'dtype', '')}"
-        )
+    if check_tensor("wave", wave, dtype="float", nonempty=True).dim() == 0:
+        raise ValueError(f"wave must be a floating-point tensor of shape (..., L), got {describe(wave)}")
     return wave
 
 
 def frame(wave: torch.Tensor, frame_length: int, hop: int) -> torch.Tensor:
-    """Cut `wave` (..., L) into overlapping frames (..., n_frames, frame_length) (Chapter 03).
+    """Cut `wave` (..., L) into overlapping frames (..., n_frames, frame_length).
 
     Frame t holds samples `[t * hop, t * hop + frame_length)`; n_frames = 1 + (L - frame_length) // hop.
     The result is a view (no copy), made with `Tensor.unfold`.
@@ -61,12 +58,14 @@ def frame(wave: torch.Tensor, frame_length: int, hop: int) -> torch.Tensor:
 
 def hann_window(n: int, periodic: bool = True, device: torch.device | str | None = None,
                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Hann window w[k] = 0.5 - 0.5 cos(2 pi k / N), shape (n,) (Chapter 03).
+    """Hann window w[k] = 0.5 - 0.5 cos(2 pi k / N), shape (n,).
 
     N = n for the periodic window (the one spectrograms use, equal to `torch.hann_window`),
     N = n - 1 for the symmetric one.
     """
     n = check_int("n", n, min=1)
+    check_bool("periodic", periodic)
+    device = None if device is None else as_device(device)
     if n == 1:
         return torch.ones(1, device=device, dtype=dtype)
     N = n if periodic else n - 1
@@ -76,10 +75,10 @@ def hann_window(n: int, periodic: bool = True, device: torch.device | str | None
 
 def stft(wave: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor | None = None,
          center: bool = True) -> torch.Tensor:
-    """Short-time Fourier transform, complex of shape (..., n_fft // 2 + 1, n_frames) (Chapter 03).
+    """Short-time Fourier transform, complex of shape (..., n_fft // 2 + 1, n_frames).
 
     With `center=True` the wave is first reflect-padded by n_fft // 2 on both sides, so frame t
-    is centred on sample t * hop and n_frames = 1 + L // hop. `window` defaults to the periodic
+    is centered on sample t * hop and n_frames = 1 + L // hop. `window` defaults to the periodic
     Hann window of length n_fft. Equals `torch.stft(wave, n_fft, hop, window=window,
     center=center, pad_mode="reflect", return_complex=True)`.
     """
@@ -88,9 +87,9 @@ def stft(wave: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor | None =
     hop = check_int("hop", hop, min=1)
     if window is None:
         window = hann_window(n_fft, device=wave.device, dtype=wave.dtype)
-    if not isinstance(window, torch.Tensor) or window.shape != (n_fft,):
-        raise ValueError(f"window must be a tensor of shape ({n_fft},), got {tuple(getattr(window, 'shape', ()))}")
-    if center:
+    if check_tensor("window", window).shape != (n_fft,):
+        raise ValueError(f"window must have shape (n_fft,) = ({n_fft},), got {tuple(window.shape)}")
+    if check_bool("center", center):
         pad = n_fft // 2
         if wave.shape[-1] <= pad:
             raise ValueError(f"wave must have more than n_fft // 2 = {pad} samples for center=True, "
@@ -105,65 +104,73 @@ def stft(wave: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor | None =
 
 def power_spectrogram(wave: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor | None = None,
                       center: bool = True) -> torch.Tensor:
-    """|STFT|^2, shape (..., n_fft // 2 + 1, n_frames) (Chapter 03)."""
+    """|STFT|^2, shape (..., n_fft // 2 + 1, n_frames)."""
     return stft(wave, n_fft, hop, window, center).abs().square()
 
 
 def hz_to_mel(f: torch.Tensor | float) -> torch.Tensor:
-    """Mel scale m = 2595 log10(1 + f / 700) (HTK; 1000 Hz is about 1000 mel) (Chapter 03)."""
+    """Mel scale m = 2595 log10(1 + f / 700) (HTK; 1000 Hz is about 1000 mel)."""
     f = torch.as_tensor(f, dtype=torch.float64) if not isinstance(f, torch.Tensor) else f
     return 2595.0 * torch.log10(1.0 + f / 700.0)
 
 
 def mel_to_hz(m: torch.Tensor | float) -> torch.Tensor:
-    """Inverse of `hz_to_mel`: f = 700 (10^(m / 2595) - 1) (Chapter 03)."""
+    """Inverse of `hz_to_mel`: f = 700 (10^(m / 2595) - 1)."""
     m = torch.as_tensor(m, dtype=torch.float64) if not isinstance(m, torch.Tensor) else m
     return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
 
 
 def fft_frequencies(n_fft: int, sample_rate: float) -> torch.Tensor:
-    """Centre frequency in Hz of each rfft bin: k * sample_rate / n_fft, shape (n_fft // 2 + 1,)."""
+    """Center frequency in Hz of each rfft bin: k * sample_rate / n_fft, shape (n_fft // 2 + 1,)."""
     n_fft = check_int("n_fft", n_fft, min=2)
-    if not sample_rate > 0:
-        raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
+    sample_rate = check_number("sample_rate", sample_rate, above=0)
     return torch.arange(n_fft // 2 + 1, dtype=torch.float64) * (sample_rate / n_fft)
 
 
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: float, f_min: float = 0.0,
                    f_max: float | None = None, dtype: torch.dtype = torch.float32,
                    device: torch.device | str | None = None) -> torch.Tensor:
-    """Triangular mel filters, shape (n_mels, n_fft // 2 + 1) (Chapter 03).
+    """Triangular mel filters, shape (n_mels, n_fft // 2 + 1).
 
     n_mels + 2 points are spaced evenly on the mel scale between f_min and f_max (default:
     Nyquist, sample_rate / 2); filter m rises linearly from point m to point m + 1 and falls to
     zero at point m + 2 (in Hz). Multiply a power spectrogram (..., n_freqs, T) from the left:
-    `fb @ power` -> (..., n_mels, T).
+    `fb @ power` -> (..., n_mels, T). Too many filters for the FFT size raise ValueError: the
+    narrowest ones would fall between two FFT bins and stay all zero.
     """
     n_mels = check_int("n_mels", n_mels, min=1)
-    freqs = fft_frequencies(n_fft, sample_rate)  # (n_freqs,)
+    device = None if device is None else as_device(device)
+    freqs = fft_frequencies(n_fft, sample_rate)  # (n_freqs,), checks n_fft and sample_rate
     nyquist = sample_rate / 2
-    f_max = nyquist if f_max is None else f_max
-    if not 0 <= f_min < f_max <= nyquist:
-        raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2 = {nyquist}, got f_min={f_min}, f_max={f_max}")
+    f_min = check_number("f_min", f_min, min=0)
+    f_max = nyquist if f_max is None else check_number("f_max", f_max)
+    if not f_min < f_max <= nyquist:
+        raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2 = {nyquist:g}, "
+                         f"got f_min={f_min:g}, f_max={f_max:g}")
     mels = torch.linspace(float(hz_to_mel(f_min)), float(hz_to_mel(f_max)), n_mels + 2, dtype=torch.float64)
     edges = mel_to_hz(mels)  # (n_mels + 2,) in Hz
-    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # (n_mels, 1) each
-    rising = (freqs - left) / (centre - left)  # (n_mels, n_freqs)
-    falling = (right - freqs) / (right - centre)
-    return torch.clamp(torch.minimum(rising, falling), min=0.0).to(device=device, dtype=dtype)
+    left, center, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # (n_mels, 1) each
+    rising = (freqs - left) / (center - left)  # (n_mels, n_freqs)
+    falling = (right - freqs) / (right - center)
+    fb = torch.clamp(torch.minimum(rising, falling), min=0.0)  # (n_mels, n_freqs)
+    empty = (fb.amax(dim=1) == 0).nonzero().squeeze(1).tolist()
+    if empty:
+        raise ValueError(
+            f"n_mels={n_mels} is too many for n_fft={n_fft}: {len(empty)} mel filters (first {empty[:5]}) fall "
+            f"between FFT bins {sample_rate / n_fft:g} Hz apart and would be all zero; use a larger n_fft, "
+            "fewer n_mels or a wider f_min..f_max range")
+    return fb.to(device=device, dtype=dtype)
 
 
 def log_mel_spectrogram(wave: torch.Tensor, sample_rate: float, n_fft: int = 512, hop: int = 128,
                         n_mels: int = 64, f_min: float = 0.0, f_max: float | None = None,
                         eps: float = 1e-10) -> torch.Tensor:
-    """log(mel filterbank @ |STFT|^2 + ...), shape (..., n_mels, n_frames) (Chapter 03).
+    """log(mel filterbank @ |STFT|^2 + ...), shape (..., n_mels, n_frames).
 
     Powers below `eps` are clamped to `eps` before the natural log, so silence gives log(eps)
     instead of -inf.
     """
-    wave = _check_wave(wave)
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
+    eps = check_number("eps", eps, above=0)
     power = power_spectrogram(wave, n_fft, hop)  # (..., n_freqs, T)
     fb = mel_filterbank(n_mels, n_fft, sample_rate, f_min, f_max, dtype=power.dtype, device=power.device)
     mel = fb @ power  # (n_mels, n_freqs) @ (..., n_freqs, T) -> (..., n_mels, T)

@@ -1,4 +1,4 @@
-"""Batching samples of different lengths: padding, masks and a multimodal collate (Chapter 03).
+"""Batching samples of different lengths: padding, masks and a multimodal collate.
 
 A `DataLoader` turns a list of sample dicts into one batch dict with its `collate_fn`. The
 default one stacks tensors, which fails as soon as two captions or two audio clips differ in
@@ -20,47 +20,43 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from .._checks import check_int, check_tensor, check_type, describe
+
 __all__ = ["DEFAULT_PAD", "lengths_to_mask", "pad_sequences", "collate_multimodal"]
 
 DEFAULT_PAD: dict[str, float] = {"tokens": 0, "audio": 0.0}  # <pad> id 0; silence
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
-    """Boolean mask (B, T): True at positions t < lengths[b] (Chapter 03)."""
-    if not isinstance(lengths, torch.Tensor) or lengths.dim() != 1 or lengths.is_floating_point():
-        raise ValueError(f"lengths must be a 1-D integer tensor (B,), got {tuple(getattr(lengths, 'shape', ()))}")
+    """Boolean mask (B, T): True at positions t < lengths[b]."""
+    check_tensor("lengths", lengths, "(B,)", dtype="int")
     if len(lengths) and int(lengths.min()) < 0:
         raise ValueError(f"lengths must be >= 0, got min {int(lengths.min())}")
     longest = int(lengths.max()) if len(lengths) else 0
-    T = longest if max_len is None else max_len
-    if not isinstance(T, int) or T < longest:
-        raise ValueError(f"max_len must be an int >= the longest length {longest}, got {max_len!r}")
+    T = longest if max_len is None else check_int("max_len", max_len, min=longest)
     return torch.arange(T, device=lengths.device) < lengths[:, None]  # (B, T)
 
 
 def pad_sequences(seqs: Sequence[torch.Tensor], padding_value: float = 0.0, max_len: int | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad tensors (L_i, *) along dim 0 into (B, T, *), plus lengths (B,) (Chapter 03).
+    """Pad tensors (L_i, *) along dim 0 into (B, T, *), plus lengths (B,).
 
     T is the longest L_i, or `max_len` when given (it must not be shorter: cutting is the
     caller's explicit choice). The same result as `torch.nn.utils.rnn.pad_sequence(seqs,
     batch_first=True, padding_value=...)` when max_len is None.
     """
-    if isinstance(seqs, torch.Tensor) or not isinstance(seqs, Sequence) or len(seqs) == 0:
-        raise ValueError("seqs must be a non-empty list of tensors of shape (L_i, *)")
+    if isinstance(seqs, torch.Tensor) or not isinstance(seqs, Sequence):
+        raise TypeError(f"seqs must be a list of tensors of shape (L_i, *), got {type(seqs).__name__}")
+    if len(seqs) == 0:
+        raise ValueError("seqs must hold at least one tensor, got an empty list")
     first = seqs[0]
     for i, s in enumerate(seqs):
-        if not isinstance(s, torch.Tensor) or s.dim() < 1:
-            raise ValueError(f"seqs[{i}] must be a tensor of shape (L, *), got {type(s).__name__} "
-                             f"{tuple(getattr(s, 'shape', ()))}")
-        if s.shape[1:] != first.shape[1:] or s.dtype != first.dtype:
-            raise ValueError(f"seqs[{i}] has trailing shape {tuple(s.shape[1:])} and dtype {s.dtype}; "
-                             f"seqs[0] has {tuple(first.shape[1:])} and {first.dtype}: they must agree")
+        if check_tensor(f"seqs[{i}]", s).dim() == 0 or s.shape[1:] != first.shape[1:] or s.dtype != first.dtype:
+            raise ValueError(f"seqs[{i}] is {describe(s)} and seqs[0] {describe(first)}: each must be "
+                             "(L_i, *) with the trailing shape and dtype of the others")
     lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)  # (B,)
     longest = int(lengths.max())
-    T = longest if max_len is None else max_len
-    if not isinstance(T, int) or T < longest:
-        raise ValueError(f"max_len must be an int >= the longest sequence ({longest}), got {max_len!r}")
+    T = longest if max_len is None else check_int("max_len", max_len, min=longest)
     out = first.new_full((len(seqs), T, *first.shape[1:]), padding_value)  # (B, T, *)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = s
@@ -69,7 +65,7 @@ def pad_sequences(seqs: Sequence[torch.Tensor], padding_value: float = 0.0, max_
 
 def collate_multimodal(batch: Sequence[Mapping[str, Any]], pad: Mapping[str, float] | None = None
                        ) -> dict[str, Any]:
-    """Collate dict samples into one batch dict, padding the keys in `pad` (Chapter 03).
+    """Collate dict samples into one batch dict, padding the keys in `pad`.
 
     `pad` maps a key to its padding value (default `DEFAULT_PAD`: "tokens" with 0, "audio"
     with 0.0; keys absent from the samples are skipped). Each padded key `k` gives `k` (B, T, *),
@@ -77,14 +73,15 @@ def collate_multimodal(batch: Sequence[Mapping[str, Any]], pad: Mapping[str, flo
     shape), numbers become a tensor (B,), strings and everything else a list.
     Use `functools.partial(collate_multimodal, pad={...})` as a DataLoader's collate_fn.
     """
-    if isinstance(batch, Mapping) or not isinstance(batch, Sequence) or len(batch) == 0:
-        raise ValueError("batch must be a non-empty list of dict samples")
-    keys = list(batch[0])
+    if isinstance(batch, Mapping) or not isinstance(batch, Sequence):
+        raise TypeError(f"batch must be a list of dict samples, got {type(batch).__name__}")
+    if len(batch) == 0:
+        raise ValueError("batch must hold at least one sample, got an empty list")
+    keys = list(check_type("batch[0]", batch[0], Mapping, "a dict sample"))
     for i, sample in enumerate(batch):
-        if not isinstance(sample, Mapping) or list(sample) != keys:
-            raise ValueError(f"batch[{i}] must be a dict with the keys of batch[0] {keys}, got "
-                             f"{list(sample) if isinstance(sample, Mapping) else type(sample).__name__}")
-    pad = DEFAULT_PAD if pad is None else pad
+        if list(check_type(f"batch[{i}]", sample, Mapping, "a dict sample")) != keys:
+            raise ValueError(f"batch[{i}] must have the keys of batch[0] {keys}, got {list(sample)}")
+    pad = DEFAULT_PAD if pad is None else check_type("pad", pad, Mapping, "a dict {key: padding value} or None")
     out: dict[str, Any] = {}
     for key in keys:
         values = [sample[key] for sample in batch]
