@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 JB     := $(BIN)/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test bench report gpu-check clean
+.PHONY: install book test bench report gpu-check execute clean
 
 install: $(STAMP) node_modules/.stamp _vendor/mathjax/tex-mml-chtml.js
 	@bash tools/apt_install.sh
@@ -49,3 +49,8 @@ gpu-check: install
 
 clean:
 	rm -rf _build _vendor
+
+# Re-execute chapters in place in fresh kernels (default: all), as they are committed.
+NB ?= notebooks/*.ipynb
+execute: install
+	$(BIN)/python tools/execute.py $(NB)

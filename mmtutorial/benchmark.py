@@ -27,8 +27,8 @@ from .data import DeviceLoader
 from .device import as_device, autocast
 from .train import Trainer
 
-__all__ = ["Problem", "cnn_problem", "hand_loop", "mlp_problem", "throughput", "throughput_table",
-           "trainer_overhead", "vit_problem"]
+__all__ = ["Problem", "cnn_problem", "format_table", "hand_loop", "mlp_problem", "throughput",
+           "throughput_table", "trainer_overhead", "vit_problem"]
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -165,30 +165,47 @@ def throughput(problem: Problem, loop: str, loader: str, batch_size: int, device
 
 
 def throughput_table(problem: Problem, device: torch.device | str, batch_sizes: Iterable[int] = (256, 1024),
-                     precisions: Iterable[str] = ("fp32", "bf16"), compile: bool = True, epochs: int = 2,
-                     repeats: int = 3) -> list[dict]:
+                     precisions: Iterable[str] = ("fp32", "bf16"), compile_batch_sizes: Iterable[int] = (1024,),
+                     epochs: int = 2, repeats: int = 3) -> list[dict]:
     """Samples per second of the hand loop and the Trainer, per batch size and precision (a GPU table).
 
-    Each row: the hand-written loop over device-resident tensors, the Trainer with the
-    ``DeviceLoader``, the Trainer with ``DataLoader(TensorDataset)``, and (``compile``) both
-    loops under ``torch.compile``; each figure is the median of ``repeats`` runs taken in turns.
+    Each row holds the hand-written loop over device-resident tensors (``hand``), the Trainer
+    with the ``DeviceLoader`` (``trainer``) and with ``DataLoader(TensorDataset)``
+    (``trainer_dataloader``), each the median of ``repeats`` runs taken in turns; at the batch
+    sizes of ``compile_batch_sizes`` also both loops under ``torch.compile`` (one run each:
+    compiling takes seconds).
     """
     rows = []
-    configs = {"hand": ("hand", "device", False), "trainer": ("trainer", "device", False),
-               "trainer_dataloader": ("trainer", "dataloader", False)}
-    if compile:
-        configs.update({"hand_compiled": ("hand", "device", True), "trainer_compiled": ("trainer", "device", True)})
+    configs = {"hand": ("hand", "device"), "trainer": ("trainer", "device"),
+               "trainer_dataloader": ("trainer", "dataloader")}
     for batch_size in batch_sizes:
         for precision in precisions:
             runs: dict[str, list[float]] = {name: [] for name in configs}
             for r in range(repeats):
                 for name in (list(configs) if r % 2 == 0 else list(configs)[::-1]):  # take turns
-                    loop, loader, compiled = configs[name]
-                    runs[name].append(throughput(problem, loop, loader, batch_size, device, precision, compiled, epochs))
+                    loop, loader = configs[name]
+                    runs[name].append(throughput(problem, loop, loader, batch_size, device, precision, False, epochs))
             row = {"model": problem.name, "batch": batch_size, "precision": precision}
             row.update({name: statistics.median(v) for name, v in runs.items()})
+            if batch_size in compile_batch_sizes:
+                for loop in ("hand", "trainer"):
+                    row[f"{loop}_compiled"] = throughput(problem, loop, "device", batch_size, device, precision,
+                                                         True, epochs)
             rows.append(row)
     return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows of :func:`throughput_table` as text, with the ratios the book's targets are about."""
+    lines = [f"{'model':<32} {'batch':>5} {'prec':>4} {'hand':>9} {'Trainer':>9} {'+DataLoader':>11} "
+             f"{'hand+cmp':>9} {'Tr.+cmp':>9}  {'Tr./hand':>8} {'dev./DL':>7}"]
+    for r in rows:
+        cells = [f"{r.get(k, float('nan')):9.0f}" for k in ("hand", "trainer")]
+        cells.append(f"{r['trainer_dataloader']:11.0f}")
+        cells += [f"{r[k]:9.0f}" if k in r else f"{'-':>9}" for k in ("hand_compiled", "trainer_compiled")]
+        lines.append(f"{r['model']:<32} {r['batch']:>5} {r['precision']:>4} {' '.join(cells)}  "
+                     f"{r['trainer'] / r['hand']:8.3f} {r['trainer'] / r['trainer_dataloader']:7.2f}")
+    return "\n".join(lines)
 
 
 def trainer_overhead(n: int = 3_000, batch_size: int = 64, repeats: int = 4, rounds: int = 3,

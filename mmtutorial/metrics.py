@@ -92,11 +92,10 @@ class RunningMean:
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise ValueError(f"value must be a number or a one-element tensor, got shape {tuple(value.shape)}")
-            v = value.detach().reshape(()).float()
-            if isinstance(self.total, torch.Tensor):
-                self.total = self.total.to(v.device).add_(v, alpha=n)  # stays on v's device
-            else:
-                self.total = v * n + self.total
+            v = value.detach().reshape(())
+            if not isinstance(self.total, torch.Tensor) or self.total.device != v.device:
+                self.total = torch.as_tensor(self.total, dtype=torch.float32).to(v.device)  # once
+            self.total.add_(v, alpha=n)  # on the device, in float32 whatever v's dtype
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             self.total = self.total + float(value) * n
         else:

@@ -123,3 +123,10 @@ def test_disagreement_checks_scores_claims_and_margin():
 def test_disagreement_rejects_nan_margin():
     with pytest.raises(ValueError, match="margin must be a finite number >= 0, got nan"):
         disagreement(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), margin=math.nan)  # used to flag nothing
+
+
+def test_object_color_id_reads_the_shapesworld_color_off_the_pixels():
+    from mmtutorial.preprocess.corrupt import object_color_id
+
+    data = make_shapesworld(300, seed=5)
+    assert torch.equal(object_color_id(data.images), data.labels["color"])

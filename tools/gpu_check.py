@@ -1,36 +1,64 @@
 #!/usr/bin/env python3
-"""`make gpu-check`: run every chapter on CUDA and measure the Trainer there.
+"""`make gpu-check`: every chapter on CUDA at its GPU preset, then the Trainer against a hand loop.
 
-Prints, for each notebook of `_toc.yml`, its wall time and the peak GPU memory its kernel
-allocated; then the Trainer's training throughput (samples/s) on a ShapesWorld CNN in fp32 and
-with mixed precision (bf16 where supported), each with its peak memory. Exits non-zero if CUDA
-is missing, any cell fails, or the Trainer does not train.
+For each chapter of `_toc.yml`: its run time and peak GPU memory at the GPU preset
+(MMTUTORIAL_PRESET=gpu), and its headline numbers (the lines `headline (... preset): ...` the
+chapter prints) beside the CPU preset's, read from the committed notebook. Then the Trainer's
+throughput table (mmtutorial.benchmark.throughput_table) on the ShapesWorld CNN of the
+benchmark and on a small ViT whose arithmetic dominates: hand-written loop over device-resident
+tensors, Trainer with the DeviceLoader, Trainer with DataLoader(TensorDataset), fp32 and 16-bit,
+and both loops under torch.compile at batch 1024. Exits non-zero if CUDA is missing or any
+chapter fails; the ratios are reported against their targets, not enforced.
 
-    python tools/gpu_check.py [--only 01_multimodal_models ...] [--skip-notebooks]
+    python tools/gpu_check.py [--only 01_multimodal_models ...] [--skip-notebooks] [--skip-table] [--fp16]
+
+--fp16 runs everything in float16 with a gradient scaler (what a T4 uses), even on a GPU with
+bfloat16 (MMTUTORIAL_AMP_DTYPE=float16).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
+import re
 import sys
 import time
 
-import nbformat
-import torch
-import yaml
-from nbclient import NotebookClient
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PEAK_CELL = ("import json, torch\n"
-             "print('GPU_CHECK ' + json.dumps({'device': str(device), "
-             "'peak_bytes': torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0}))")
+sys.path.insert(0, str(ROOT))
+
+import nbformat  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+PEAK_CELL = ("import json as _json, torch as _torch\n"
+             "print('GPU_CHECK ' + _json.dumps({'peak_bytes': _torch.cuda.max_memory_allocated() "
+             "if _torch.cuda.is_available() else 0}))")
+HEADLINE = re.compile(r"^headline \((\w+) preset\): (.*)$", re.M)
 
 
 def chapters() -> list[pathlib.Path]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
     return [ROOT / f"{f}.ipynb" for f in files if f.startswith("notebooks/")]
+
+
+def stream_text(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
+
+
+def headlines(text: str) -> tuple[str | None, dict[str, float]]:
+    """The preset and the numbers of every `headline (...)` line in a chapter's output."""
+    preset, numbers = None, {}
+    for match in HEADLINE.finditer(text):
+        preset = match.group(1)
+        for cell in match.group(2).split(" | "):
+            key, value = cell.rsplit(" ", 1)
+            numbers[key] = float(value)
+    return preset, numbers
 
 
 def run_notebook(path: pathlib.Path, timeout: int) -> dict:
@@ -41,64 +69,34 @@ def run_notebook(path: pathlib.Path, timeout: int) -> dict:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    text = stream_text(nb)
     info = json.loads(text.split("GPU_CHECK ", 1)[1].splitlines()[0])
-    return {"seconds": seconds, **info}
-
-
-def trainer_throughput(amp: bool, n: int = 20_000, batch_size: int = 256, epochs: int = 2,
-                       device: str = "cuda") -> dict:
-    """Samples per second of `Trainer.fit` on a ShapesWorld CNN (the second epoch, after warm-up)."""
-    import torch.nn as nn
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from mmtutorial import Trainer, seed_everything
-    from mmtutorial.data import make_shapesworld
-
-    seed_everything(0)
-    data = make_shapesworld(n, seed=0)
-    loader = DataLoader(TensorDataset(data.images, data.labels["shape"]), batch_size=batch_size,
-                        shuffle=True, pin_memory=True, drop_last=True)
-    model = nn.Sequential(
-        nn.Conv2d(3, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(128, 256, 3, padding=1), nn.BatchNorm2d(256), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 5))
-    trainer = Trainer(model, torch.optim.AdamW(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(),
-                      device=device, amp=amp, progress=None, channels_last=True)
-    cuda = trainer.device.type == "cuda"
-    trainer.fit(loader, epochs=1)  # warm-up: cuDNN autotuning, allocator
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    trainer.fit(loader, epochs=epochs)
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    samples = (epochs - 1) * len(loader) * batch_size
-    loss = trainer.history["train_loss"][-1]
-    if not loss < trainer.history["train_loss"][0]:
-        raise RuntimeError(f"the Trainer did not train (amp={amp}): losses {trainer.history['train_loss']}")
-    return {"samples_per_s": samples / seconds, "peak_bytes": torch.cuda.max_memory_allocated() if cuda else 0,
-            "dtype": str(trainer.amp_dtype) if amp and cuda else "float32", "final_loss": loss}
+    preset, numbers = headlines(text)
+    return {"seconds": seconds, "preset": preset, "headline": numbers, **info}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="notebook stems to run (default: all in _toc.yml)")
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--skip-table", action="store_true")
+    parser.add_argument("--fp16", action="store_true", help="float16 with a gradient scaler, as on a T4")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("gpu-check: CUDA is not available on this machine", file=sys.stderr)
         return 2
-    print(f"device: {torch.cuda.get_device_name(0)} | torch {torch.__version__} | "
-          f"CUDA {torch.version.cuda} | bf16 {torch.cuda.is_bf16_supported()}")
+    os.environ["MMTUTORIAL_PRESET"] = "gpu"  # the kernels inherit the environment
+    if args.fp16:
+        os.environ["MMTUTORIAL_AMP_DTYPE"] = "float16"
+    half = "fp16" if args.fp16 or not torch.cuda.is_bf16_supported() else "bf16"
+    print(f"device: {torch.cuda.get_device_name(0)} | torch {torch.__version__} | CUDA {torch.version.cuda} | "
+          f"16-bit type: {half}")
+
     failures = 0
     if not args.skip_notebooks:
         total = 0.0
-        print(f"\n{'notebook':<40} {'time (s)':>9} {'peak GPU MiB':>13}")
+        print(f"\n{'chapter (GPU preset)':<36} {'time s':>7} {'peak MiB':>9}  headline numbers: GPU preset (CPU preset)")
         for path in chapters():
             if args.only and path.stem not in args.only:
                 continue
@@ -106,18 +104,34 @@ def main() -> int:
                 r = run_notebook(path, args.timeout)
             except Exception as err:  # report every failing chapter, then fail
                 failures += 1
-                print(f"{path.stem:<40} FAILED: {type(err).__name__}: {str(err).splitlines()[-1][:200]}")
+                print(f"{path.stem:<36} FAILED: {type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}")
                 continue
             total += r["seconds"]
-            print(f"{path.stem:<40} {r['seconds']:9.1f} {r['peak_bytes'] / 2**20:13.0f}   ({r['device']})")
-        print(f"{'all notebooks':<40} {total:9.1f}")
-    print(f"\n{'Trainer (ShapesWorld CNN, batch 256)':<40} {'samples/s':>10} {'peak GPU MiB':>13}")
-    results = {}
-    for amp in (False, True):
-        r = trainer_throughput(amp)
-        results[amp] = r
-        print(f"{'  ' + r['dtype']:<40} {r['samples_per_s']:10.0f} {r['peak_bytes'] / 2**20:13.0f}")
-    print(f"  mixed precision speed-up: {results[True]['samples_per_s'] / results[False]['samples_per_s']:.2f}x")
+            _, committed = headlines(stream_text(nbformat.read(path, as_version=4)))
+            numbers = ", ".join(f"{k} {v:.4g} ({committed.get(k, float('nan')):.4g})" for k, v in r["headline"].items())
+            print(f"{path.stem:<36} {r['seconds']:7.1f} {r['peak_bytes'] / 2**20:9.0f}  {numbers}")
+            if r["preset"] != "gpu":
+                failures += 1
+                print(f"{'':<36} FAILED: the chapter ran at the {r['preset']!r} preset, not 'gpu'")
+        print(f"{'all chapters':<36} {total:7.1f}")
+
+    if not args.skip_table:
+        from mmtutorial.benchmark import cnn_problem, format_table, throughput_table, vit_problem
+
+        rows = []
+        for problem in (cnn_problem(), vit_problem()):
+            rows += throughput_table(problem, "cuda", precisions=("fp32", half))
+        print("\nTrainer throughput, samples/s (median of 3 runs in turns; compiled: one run after warm-up)")
+        print(format_table(rows))
+        print("targets: Tr./hand >= 0.95 in every row; dev./DL >= 2 at batch 1024")
+        for r in rows:
+            ok = r["trainer"] / r["hand"] >= 0.95 and (r["batch"] != 1024 or r["trainer"] / r["trainer_dataloader"] >= 2)
+            if not ok:
+                print(f"  below target: {r['model']}, batch {r['batch']}, {r['precision']}")
+        for r in rows:
+            if r["precision"] != "fp32" and r["batch"] == 1024:
+                fp32 = next(x for x in rows if x["model"] == r["model"] and x["batch"] == 1024 and x["precision"] == "fp32")
+                print(f"  {r['model']}: {r['precision']} / fp32 at batch 1024 = {r['trainer'] / fp32['trainer']:.2f}x")
     return 1 if failures else 0
 
 

@@ -13,7 +13,8 @@ Text: the word tokenizer and vocabulary that the datasets use are `tokenize` and
 from ..data.text import Vocab, tokenize
 from .audio import log_mel_spectrogram, mel_filterbank, power_spectrogram, stft
 from .collate import collate_multimodal, lengths_to_mask, pad_sequences
-from .corrupt import blank_images, caption_labels, corrupt_pairs, disagreement, image_std, object_color
+from .corrupt import (blank_images, caption_labels, corrupt_pairs, disagreement, image_std, object_color,
+                      object_color_id)
 
 __all__ = [
     "Vocab",
@@ -27,6 +28,7 @@ __all__ = [
     "log_mel_spectrogram",
     "mel_filterbank",
     "object_color",
+    "object_color_id",
     "pad_sequences",
     "power_spectrogram",
     "stft",

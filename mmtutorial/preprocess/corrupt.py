@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .._checks import check_int, check_number, check_same_length, check_tensor, check_type, describe
-from ..data.shapesworld import ShapesWorldData
+from ..data.shapesworld import COLORS, ShapesWorldData
 
 __all__ = ["corrupt_pairs", "image_std", "blank_images", "object_color", "caption_labels", "disagreement"]
 
@@ -115,6 +115,14 @@ def object_color(images: torch.Tensor, k: int = 8) -> torch.Tensor:
     far = distance.topk(k, dim=1).indices  # (N, k)
     chosen = pixels.gather(2, far[:, None, :].expand(-1, pixels.shape[1], -1))  # (N, C, k)
     return chosen.mean(dim=2)  # (N, C)
+
+
+def object_color_id(images: torch.Tensor, k: int = 8) -> torch.Tensor:
+    """The ShapesWorld color of each image's object: the index into `COLORS` (N,) of the palette
+    color nearest to `object_color(images, k)`."""
+    palette = torch.tensor(list(COLORS.values()), dtype=images.dtype if isinstance(images, torch.Tensor) else None)
+    estimate = object_color(images, k)  # (N, 3)
+    return torch.cdist(estimate, palette.to(estimate.device)).argmin(dim=1)  # (N,)
 
 
 def caption_labels(captions: Sequence[str], words: dict[str, Sequence[str]]) -> torch.Tensor:
