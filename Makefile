@@ -45,7 +45,7 @@ bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 gpu-check: install
-	$(BIN)/python tools/gpu_check.py
+	$(BIN)/python tools/gpu_check.py $(ARGS)
 
 clean:
 	rm -rf _build _vendor

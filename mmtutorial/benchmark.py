@@ -11,10 +11,11 @@ the clock is read only after ``torch.cuda.synchronize()``, because GPU work is a
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -56,19 +57,22 @@ def mlp_problem(n: int = 10_000, seed: int = 0) -> Problem:
     return Problem("MLP 32-256-256-2", make, X, y)
 
 
-def cnn_problem(n: int = 20_000, seed: int = 0) -> Problem:
-    """Three conv blocks (64-128-256 channels) on 32x32 ShapesWorld images, 5 shapes."""
+def cnn_problem(n: int = 20_000, width: int = 64, seed: int = 0) -> Problem:
+    """Three conv blocks (width, 2 width, 4 width channels) on 32x32 ShapesWorld images, 5 shapes."""
     from .data import make_shapesworld
 
     data = make_shapesworld(n, seed=seed)
+    w = check_int("width", width, min=1)
 
     def make() -> nn.Module:
         torch.manual_seed(seed)
         block = lambda i, o: [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]  # noqa: E731
-        return nn.Sequential(*block(3, 64), nn.MaxPool2d(2), *block(64, 128), nn.MaxPool2d(2), *block(128, 256),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 5))
+        return nn.Sequential(*block(3, w), nn.MaxPool2d(2),            # (B, w, 16, 16)
+                             *block(w, 2 * w), nn.MaxPool2d(2),        # (B, 2w, 8, 8)
+                             *block(2 * w, 4 * w),                     # (B, 4w, 8, 8)
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 5))
 
-    return Problem("CNN 64-128-256, 32x32", make, data.images, data.labels["shape"])
+    return Problem(f"CNN {w}-{2 * w}-{4 * w}, 32x32", make, data.images, data.labels["shape"])
 
 
 class _TinyViT(nn.Module):
@@ -122,6 +126,18 @@ def hand_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterab
     return torch.stack(losses).float().tolist()
 
 
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """On the CPU, time with one torch thread: steadier on a shared machine, the same work for every loop."""
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -135,9 +151,13 @@ def _make_loader(problem: Problem, kind: str, batch_size: int, device: torch.dev
 
 
 def throughput(problem: Problem, loop: str, loader: str, batch_size: int, device: torch.device | str,
-               precision: str = "fp32", compile: bool = False, epochs: int = 2) -> float:
+               precision: str = "fp32", compile: bool = False, epochs: int = 2, channels_last: bool = False) -> float:
     """Training samples per second of ``loop`` ("hand" or "trainer") over ``loader`` ("device" or
-    "dataloader"), timed over ``epochs`` epochs after one untimed warm-up epoch."""
+    "dataloader"), timed over ``epochs`` epochs after one untimed warm-up epoch.
+
+    ``precision``: "fp32", "bf16" or "fp16" (16-bit only where the device has autocast: CUDA);
+    ``compile``: the model under ``torch.compile``; ``channels_last``: the Trainer's option
+    (the Trainer only)."""
     device = as_device(device)
     check_choice("loop", loop, ("hand", "trainer"))
     check_choice("loader", loader, ("device", "dataloader"))
@@ -152,16 +172,17 @@ def throughput(problem: Problem, loop: str, loader: str, batch_size: int, device
             hand_loop(forward, optimizer, batches, device, n_epochs, dtype)
     else:
         trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(), device=device, amp=dtype or False,
-                          compile=compile)
+                          compile=compile, channels_last=channels_last)
 
         def run(n_epochs: int) -> None:
             trainer.fit(batches, epochs=trainer.epoch + n_epochs)
-    run(1)  # warm-up: allocation, kernel choice, compilation
-    _synchronize(device)
-    start = time.perf_counter()
-    run(epochs)
-    _synchronize(device)
-    return epochs * len(batches) * batch_size / (time.perf_counter() - start)
+    with _one_cpu_thread(device):
+        run(1)  # warm-up: allocation, kernel choice, compilation
+        _synchronize(device)
+        start = time.perf_counter()
+        run(epochs)
+        _synchronize(device)
+        return epochs * len(batches) * batch_size / (time.perf_counter() - start)
 
 
 def throughput_table(problem: Problem, device: torch.device | str, batch_sizes: Iterable[int] = (256, 1024),
@@ -216,7 +237,8 @@ def trainer_overhead(n: int = 3_000, batch_size: int = 64, repeats: int = 4, rou
     stamps the time. Returns, for the best round (interference from other programs only ever
     adds time), the lower quartile of the step time of each loop (the steadiest number on a
     busy machine), the median time of a whole run, and their ratios Trainer / hand. Rounds
-    stop early once the step ratio is below ``good_enough``.
+    stop early once the step ratio is below ``good_enough``. On the CPU, torch runs on one
+    thread meanwhile.
     """
     device = as_device(device)
     problem = mlp_problem(n)
@@ -236,6 +258,12 @@ def trainer_overhead(n: int = 3_000, batch_size: int = 64, repeats: int = 4, rou
         _synchronize(device)
         return time.perf_counter() - start, [b - a for a, b in zip(stamps, stamps[1:])]
 
+    with _one_cpu_thread(device):
+        return _best_round(timed, repeats, rounds, good_enough) | {"steps_per_run": len(loader)}
+
+
+def _best_round(timed: Callable[[str], tuple[float, list[float]]], repeats: int, rounds: int,
+                good_enough: float) -> dict:
     timed("hand"), timed("trainer")  # warm-up: first calls allocate and load kernels
     best = None
     for _ in range(rounds):
@@ -254,5 +282,4 @@ def trainer_overhead(n: int = 3_000, batch_size: int = 64, repeats: int = 4, rou
             best = result
         if best["step_ratio"] < good_enough:
             break
-    best["steps_per_run"] = len(loader)
     return best

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Callable
 
@@ -70,6 +70,28 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Deterministic kernels inside the block, as they were after it.
+
+    On a GPU a few kernels (atomic additions in scatter and index backward passes, cuDNN's
+    autotuned convolutions, split reductions) may add in a different order from run to run;
+    torch's deterministic mode replaces them, or fails loudly where none exists. cuBLAS also
+    needs ``CUBLAS_WORKSPACE_CONFIG`` (set here if unset). On the CPU the kernels used in this
+    book are deterministic anyway.
+    """
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.backends.cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1], before[2]
 
 
 def as_device(device: torch.device | str, name: str = "device") -> torch.device:

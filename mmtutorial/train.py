@@ -93,6 +93,11 @@ def _batch_size(target: Any, batch: Any) -> int:
     return n or _leading_size(batch) or 1
 
 
+def _num_batches(loader: Iterable) -> int | None:
+    """Batches per epoch, or None for a loader without a length."""
+    return len(loader) if hasattr(loader, "__len__") else None
+
+
 def _concat(outs: list) -> Any:
     """Concatenate per-batch outputs: tensors, or tuples / dicts of tensors."""
     first = outs[0]
@@ -217,10 +222,12 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()                                       # step
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.scaler is None:
+            self.scheduler.step()                                       # schedule
+        elif self.scheduler is not None:
             with warnings.catch_warnings():  # a float16 step skipped by the scaler still advances the schedule
                 warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                self.scheduler.step()                                   # schedule
+                self.scheduler.step()
         self.step += 1
         self._step_log["step_loss"].append(loss.detach())              # log
         self._update(self._meters, loss, out, target, batch)
@@ -317,7 +324,8 @@ class Trainer:
                 start = time.perf_counter()
                 self.model.train()
                 stopped = False
-                for batch in self._replay.batches(train_loader, self.batch_in_epoch):
+                batches = self._replay.batches(train_loader, self.batch_in_epoch)
+                for batch in batches:
                     self.train_step(batch)
                     self.batch_in_epoch += 1
                     if checkpoint_every is not None and self.step % checkpoint_every == 0:
@@ -325,6 +333,8 @@ class Trainer:
                     if max_steps is not None and self.step >= max_steps:
                         stopped = True
                         break
+                if stopped and self.batch_in_epoch == _num_batches(train_loader):
+                    next(batches, None)  # let the loader end its epoch, as it does in an uninterrupted run
                 self._end_epoch(train_loader, val_loader, stopped, time.perf_counter() - start, epochs)
                 if stopped:
                     break
@@ -341,7 +351,7 @@ class Trainer:
         if self._meters["loss"].count == 0:
             raise ValueError("train_loader must yield at least one batch per epoch, got none")
         self._flush_step_log()
-        n_batches = len(loader) if hasattr(loader, "__len__") else None
+        n_batches = _num_batches(loader)
         complete = not stopped or self.batch_in_epoch == n_batches
         fraction = 1.0 if complete else self.batch_in_epoch / n_batches if n_batches else 0.5
         entries = {"epoch": self.epoch + fraction}

@@ -49,6 +49,17 @@ def test_the_same_batches_and_random_stream_as_dataloader_on_the_cpu(shuffle, dr
     assert epochs(ours) == epochs(reference)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_with_a_generator_the_same_batches_as_dataloader_with_it(shuffle):
+    def epochs(make):
+        torch.manual_seed(0)
+        loader = make(torch.Generator().manual_seed(5))
+        return [[b[1].tolist() for b in loader] for _ in range(2)], torch.rand(1).item()
+
+    reference = epochs(lambda g: DataLoader(TensorDataset(X, Y), batch_size=4, shuffle=shuffle, generator=g))
+    assert epochs(lambda g: DeviceLoader((X, Y), batch_size=4, shuffle=shuffle, device="cpu", generator=g)) == reference
+
+
 def test_with_a_generator_the_order_depends_on_it_alone():
     def order(seed):
         loader = DeviceLoader(Y, batch_size=10, shuffle=True, device="cpu",

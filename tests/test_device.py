@@ -228,3 +228,22 @@ def test_map_tensors_applies_to_every_tensor():
 def test_to_device_moves_to_cuda():
     moved = to_device({"x": torch.zeros(2).pin_memory(), "n": 1}, "cuda")
     assert moved["x"].device.type == "cuda" and moved["n"] == 1
+
+
+def test_deterministic_switches_torch_to_deterministic_kernels_inside_the_block_only(restore_determinism):
+    from mmtutorial.device import deterministic
+
+    torch.use_deterministic_algorithms(False)
+    with deterministic():
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_amp_dtype_can_be_forced_for_cuda_only(monkeypatch):
+    monkeypatch.setenv("MMTUTORIAL_AMP_DTYPE", "float16")
+    assert amp_dtype("cpu") is None  # the CPU trains in float32 whatever is asked
+    if CUDA:
+        assert amp_dtype("cuda") == torch.float16
+        monkeypatch.setenv("MMTUTORIAL_AMP_DTYPE", "fp8")
+        with pytest.raises(ValueError, match="MMTUTORIAL_AMP_DTYPE"):
+            amp_dtype("cuda")

@@ -121,15 +121,16 @@ class DeviceLoader:
     def _order(self) -> torch.Tensor | None:
         """This epoch's permutation (N,) on the device, or None in order.
 
-        It draws from torch's global generator what DataLoader draws at every epoch (a base
-        seed for worker processes, then the shuffling seed when there is no generator), so
-        random numbers drawn after the epoch (dropout, augmentation) are the same as with
-        DataLoader too.
+        It draws what DataLoader draws at every epoch (a base seed for worker processes, from
+        the loader's generator or else torch's global one, then the shuffling seed when there
+        is no generator), so that the random numbers drawn after the epoch (dropout,
+        augmentation) are the same as with DataLoader too.
         """
-        torch.empty((), dtype=torch.int64).random_()  # DataLoader's base seed; unused here
+        generator = self.generator
+        device = generator.device if generator is not None else None
+        torch.empty((), dtype=torch.int64, device=device).random_(generator=generator)  # the unused base seed
         if not self.shuffle:
             return None
-        generator = self.generator
         if generator is None:
             seed = int(torch.empty((), dtype=torch.int64).random_().item())
             generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -146,6 +147,10 @@ class DeviceLoader:
                 idx = order[lo:hi]
                 batch = [t.index_select(0, idx) for t in self._columns.values()]
             yield self._pack(batch)
+        if order is not None and self.generator is not None:
+            # DataLoader's sampler draws one more permutation when it runs out; so do we, to
+            # leave the generator where DataLoader leaves it.
+            torch.randperm(self.num_samples, generator=self.generator, device=self.device)
 
     def _pack(self, batch: list[torch.Tensor]) -> Any:
         if self._kind == "tensor":
