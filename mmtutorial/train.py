@@ -368,7 +368,9 @@ class Trainer:
             self._partial = list(entries)
         if self.progress:
             cells = "  ".join(f"{k} {v:.4g}" for k, v in entries.items() if k != "epoch")
-            print(f"epoch {entries['epoch']:g}/{epochs}  {cells}  ({seconds:.1f} s)", flush=True)
+            done = entries["epoch"]
+            shown = f"{done:g}" if done == int(done) else f"{done:.2f}"  # a stop inside an epoch: a fraction
+            print(f"epoch {shown}/{epochs}  {cells}  ({seconds:.3g} s)", flush=True)
 
     def _flush_step_log(self) -> None:
         for key, values in self._step_log.items():

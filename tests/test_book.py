@@ -145,3 +145,9 @@ def test_requirements_use_ranges_for_torch():
         line = next(l for l in text.splitlines() if re.match(rf"{name}\s*[<>=!~]", l))
         assert "==" not in line, f"requirements.txt pins {name} exactly: {line}"
     assert re.search(r"jupyter-book\s*>=\s*1\s*,\s*<\s*2", text)
+
+
+def test_pyproject_states_the_package_version():
+    """pip installs the version of pyproject.toml; the chapters print mmtutorial.__version__."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'version = "{mmtutorial.__version__}"' in text

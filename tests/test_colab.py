@@ -13,7 +13,7 @@ This test rebuilds that situation and runs a chapter in it, top to bottom:
    fresh environment, so pip refuses to uninstall anything in it (it could otherwise delete
    files of `.venv` through the links). Before the chapter runs, the test checks that torch,
    torchvision and ipykernel import there and that mmtutorial, scikit-learn, matplotlib and
-   tqdm do not.
+   ipywidgets do not.
 2. The kernel runs the fresh environment's Python (from a kernelspec in the test's temporary
    folder: nothing is registered with Jupyter) with a stub `google.colab` package on its
    `PYTHONPATH`; an extra first cell imports it, so the setup cell takes its Colab branch.
@@ -51,7 +51,7 @@ DEFAULT_CHAPTER = ROOT / "notebooks" / "01_multimodal_models.ipynb"
 GIT_TARGET = "mmtutorial @ git+https://github.com/mmtutorial/mmtutorial"
 PREINSTALLED = ("torch", "torchvision")  # Colab's own torch: the book never installs it
 RUNTIME = ("pip", "ipykernel")  # what any Colab runtime has to run a notebook
-MUST_BE_MISSING = ("mmtutorial", "sklearn", "matplotlib", "tqdm")  # the setup cell's job
+MUST_BE_MISSING = ("mmtutorial", "sklearn", "matplotlib", "ipywidgets")  # the setup cell's job
 CELL_TIMEOUT = 900  # seconds per cell; the setup cell's pip install is the slow one
 KERNEL_NAME = "colab-sim"
 PROBE_TAG = "COLAB-CHECK "
