@@ -1,4 +1,4 @@
-"""Figures the chapters draw again and again: training curves and image grids.
+"""Figures the chapters draw again and again: training curves, image grids and schematics.
 
 Every function returns its matplotlib Figure and never calls ``plt.show()``, so it
 works the same in a notebook, in a script and on a machine without a display.
@@ -153,3 +153,67 @@ def show_images(
             ax.set_title(textwrap.fill(str(captions[i]), width), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def schematic(
+    boxes: Mapping[str, Mapping[str, Any]],
+    arrows: Sequence[tuple] = (),
+    *,
+    title: str | None = None,
+    figsize: tuple[float, float] = (8.0, 3.0),
+    ax: Axes | None = None,
+) -> Figure:
+    """Draw a diagram of boxes and arrows: what a chapter builds, at a glance.
+
+    ``boxes`` maps a name to ``{"xy": (x, y), "text": "...", "color": "C0", "width": 1.6,
+    "height": 0.6}`` (``xy`` is the center, in data units; only ``xy`` and ``text`` are
+    required). ``arrows`` holds ``(start, end)`` or ``(start, end, label)`` name pairs; an
+    arrow runs between the box edges, its label at its middle. The axes span the boxes with a
+    margin and show no ticks.
+    """
+    check_type("boxes", boxes, Mapping, "a dict of name -> box")
+    if not boxes:
+        raise ValueError("boxes must hold at least one box")
+    from matplotlib.patches import FancyBboxPatch
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = check_type("ax", ax, Axes, "a matplotlib Axes or None").figure
+    drawn = {}
+    for name, box in boxes.items():
+        if not isinstance(box, Mapping) or "xy" not in box or "text" not in box:
+            raise ValueError(f"boxes[{name!r}] must be a dict with at least 'xy' and 'text', got {box!r}")
+        (x, y), w, h = box["xy"], box.get("width", 1.6), box.get("height", 0.6)
+        color = box.get("color", "C0")
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    fc=color, ec="0.25", alpha=0.25, lw=1.2))
+        ax.text(x, y, box["text"], ha="center", va="center", fontsize=box.get("fontsize", 9))
+        drawn[name] = (x, y, w, h)
+    for arrow in arrows:
+        if len(arrow) not in (2, 3) or arrow[0] not in drawn or arrow[1] not in drawn:
+            raise ValueError(f"arrows must be (start, end[, label]) with names of boxes {list(drawn)}, got {arrow!r}")
+        (x0, y0, w0, h0), (x1, y1, w1, h1) = drawn[arrow[0]], drawn[arrow[1]]
+        start, end = _edge_point(x0, y0, w0, h0, x1, y1), _edge_point(x1, y1, w1, h1, x0, y0)
+        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color="0.2", lw=1.2))
+        if len(arrow) == 3 and arrow[2]:
+            ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, arrow[2], ha="center", va="bottom",
+                    fontsize=8, color="0.2", bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
+    xs = [x for x, _, w, _ in drawn.values() for x in (x - w / 2, x + w / 2)]
+    ys = [y for _, y, _, h in drawn.values() for y in (y - h / 2, y + h / 2)]
+    ax.set_xlim(min(xs) - 0.3, max(xs) + 0.3)
+    ax.set_ylim(min(ys) - 0.3, max(ys) + 0.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _edge_point(x: float, y: float, w: float, h: float, tx: float, ty: float) -> tuple[float, float]:
+    """Where the segment from a box's center (x, y) towards (tx, ty) leaves the box."""
+    dx, dy = tx - x, ty - y
+    if dx == 0 and dy == 0:
+        return x, y
+    scale = min(w / 2 / abs(dx) if dx else math.inf, h / 2 / abs(dy) if dy else math.inf)
+    return x + dx * scale, y + dy * scale

@@ -155,3 +155,17 @@ def test_show_images_rejects_a_single_string_caption():
 def test_show_images_rejects_zero_columns():
     with pytest.raises(ValueError, match="ncols must be an int >= 1, got 0"):
         show_images(torch.rand(2, 6, 6), ncols=0)
+
+
+def test_schematic_draws_boxes_and_arrows_between_their_edges():
+    from mmtutorial.plot import schematic
+
+    fig = schematic({"img": {"xy": (0, 0), "text": "image"}, "enc": {"xy": (3, 0), "text": "encoder", "color": "C1"}},
+                    [("img", "enc", "pixels")], title="a pipeline")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts if t.get_text()] == ["image", "encoder", "pixels"]
+    arrow = next(c for c in ax.get_children() if type(c).__name__ == "Annotation" and not c.get_text())
+    assert arrow.xy == (3 - 0.8, 0.0) and arrow.xyann == (0.8, 0.0)  # edge to edge, not center to center
+    plt.close(fig)
+    with pytest.raises(ValueError, match="arrows must be"):
+        schematic({"a": {"xy": (0, 0), "text": "a"}}, [("a", "missing")])
