@@ -28,7 +28,7 @@ from mmtutorial.data.shapesworld import (  # noqa: E402
     SIZE_RADIUS,
     Scenes,
     make_shapesworld,
-    pixel_centres,
+    pixel_centers,
     render_images,
     sample_scenes,
 )
@@ -37,7 +37,7 @@ from mmtutorial.data.shapesworld import (  # noqa: E402
 def render_images_loop(scenes: Scenes, image_size: int = 32, noise: float = 0.05, generator=None) -> torch.Tensor:
     """The same rendering as `render_images`, one sample at a time. (N, 3, H, W)"""
     H = image_size
-    coords = pixel_centres(H)
+    coords = pixel_centers(H)
     ys, xs = torch.meshgrid(coords, coords, indexing="ij")  # (H, W) each
     images = []
     for i in range(len(scenes)):
