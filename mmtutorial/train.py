@@ -37,9 +37,11 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -508,11 +510,15 @@ class Trainer:
     @staticmethod
     def _check_writable(path: str | os.PathLike) -> None:
         """Fail before training, not after it, when a checkpoint could not be written."""
-        folder = os.path.dirname(os.path.abspath(path)) or "."
-        while not os.path.exists(folder):  # save_checkpoint creates missing folders
-            folder = os.path.dirname(folder)
-        if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise ValueError(f"checkpoint_path {str(path)!r} cannot be written (a folder, or no write permission)")
+        path = Path(path)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(f"{str(path)!r} is a folder")
+            path.parent.mkdir(parents=True, exist_ok=True)  # as saving would
+            with tempfile.TemporaryFile(dir=path.parent):
+                pass
+        except OSError as err:
+            raise ValueError(f"checkpoint_path {str(path)!r} cannot be written: {err}") from err
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write an atomic, fingerprinted checkpoint (:func:`mmtutorial.checkpoint.save`).
