@@ -151,3 +151,76 @@ def test_pyproject_states_the_package_version():
     """pip installs the version of pyproject.toml; the chapters print mmtutorial.__version__."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert f'version = "{mmtutorial.__version__}"' in text
+
+
+# --------------------------------------------------------------------- intro, Chinese, exercises
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def notebook_label_and_title(path: pathlib.Path) -> tuple[str, str]:
+    first = source(load(path)["cells"][0])
+    label = re.search(r"^\(([\w-]+)\)=", first, re.M)
+    title = re.search(r"^# (.+)$", first, re.M)
+    assert label and title, f"{path.name}: the first cell must hold a `(label)=` line and the `# Title`"
+    return label.group(1), title.group(1).strip()
+
+
+def test_the_intro_map_agrees_with_the_table_of_contents():
+    text = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    table = text[text.index("## Map of the chapters"):text.index("## Where to start")]
+    rows = [r.split("|")[1:-1] for r in table.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    chapters = [r for r in rows if r[0].strip() != "Appendix"]
+    linked = [(re.fullmatch(r"\[(.+)\]\(#([\w-]+)\)", r[1].strip()), r[3].strip()) for r in chapters]
+    available = [(m.group(2), m.group(1)) for m, status in linked if m]
+    in_toc = [notebook_label_and_title(ROOT / f"{f}.ipynb") for f in toc_files() if f.startswith("notebooks/")]
+    assert available == in_toc, "the chapters the map links must be exactly those of _toc.yml, in order"
+    for m, status in linked:
+        assert status == ("available" if m else "*in preparation*"), (m, status)
+    assert [i for i, (m, _) in enumerate(linked) if m] == list(range(len(available))), "planned chapters come last"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=nb_ids)
+def test_every_chapter_ends_with_a_chinese_summary(path):
+    cells = [source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+    prose = "\n".join(cells)
+    section = re.search(r"^## 中文小结\n(.+?)(?=^## |\Z)", prose, re.M | re.S)
+    assert section, f"{path.name}: no `## 中文小结` section"
+    assert len(CJK.findall(section.group(1))) > 80, f"{path.name}: the 中文小结 holds too little Chinese"
+    assert prose.index("## 中文小结") > prose.index("## Summary"), "the 中文小结 follows the summary"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=nb_ids)
+def test_every_exercise_has_its_own_hidden_solution(path):
+    prose = "\n".join(source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown")
+    exercises = prose[prose.index("## Exercises"):]
+    exercises = exercises[:exercises.index("\n## ", 1)] if "\n## " in exercises[1:] else exercises
+    numbered = re.findall(r"^(\d+)\. ", exercises, re.M)
+    solutions = exercises.count("<summary>Solution</summary>")
+    assert numbered and solutions == len(numbered), (
+        f"{path.name}: {len(numbered)} exercises but {solutions} `<details>` solution blocks")
+    assert exercises.count("<details>") == exercises.count("</details>") == solutions
+
+
+def test_no_chinese_term_names_two_glossary_entries():
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = text[text.index("```{glossary}"):].split("\n")[1:]
+    entries, current = [], None
+    for line in body:
+        if line.startswith("```"):
+            break
+        if not line.strip() or line.startswith(":"):
+            current = None
+        elif not line.startswith(" "):
+            if current is None:
+                current = []
+                entries.append(current)
+            current.append(line.strip())
+    owners: dict[str, list[str]] = {}
+    for terms in entries:
+        for term in terms[1:]:
+            if CJK.search(term):
+                owners.setdefault(term, []).append(terms[0])
+    assert len(entries) > 60 and all(CJK.search(" ".join(t)) for t in entries), "every term has a Chinese name"
+    shared = {zh: en for zh, en in owners.items() if len(en) > 1}
+    assert not shared, f"Chinese terms used for two English terms: {shared}"
