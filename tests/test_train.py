@@ -451,6 +451,23 @@ def test_prefer_fused_switches_only_an_open_choice_on_cuda():
     assert not prefer_fused(torch.optim.RMSprop(model.parameters()), torch.device("cuda"))
 
 
+def test_an_optimizer_switched_to_fused_after_construction_steps_like_the_default():
+    # torch's fused AdamW also runs on the CPU: the switch made by prefer_fused works in this torch.
+    runs = []
+    for fused in (False, True):
+        model = mlp(dropout=0.0)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.05)
+        if fused:
+            assert prefer_fused(opt, torch.device("cuda"))
+        for X, y in loaders(shuffle=False)[0]:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(X), y).backward()
+            opt.step()
+        runs.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*runs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 PACKAGE = str(pathlib.Path(mmtutorial.__file__).parent)
 
 
