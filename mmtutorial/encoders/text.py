@@ -1,4 +1,4 @@
-"""Encoders: what turns one modality into vectors.
+"""Text encoders: from token ids to vectors.
 
 - `BagOfWords`: token ids to word counts, the simplest text encoder; it ignores word order,
   which the chapter *Multimodal models* shows is enough to read ShapesWorld's captions.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_int, check_tensor
+from .._checks import check_int, check_tensor
 
 __all__ = ["BagOfWords"]
 
