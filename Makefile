@@ -10,6 +10,7 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP) node_modules/.stamp _vendor/mathjax/tex-mml-chtml.js
 	@bash tools/apt_install.sh
+	@$(BIN)/python tools/warm_data.py
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

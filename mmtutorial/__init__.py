@@ -6,11 +6,13 @@ layer imports only the layers above it in this list:
 
 ==========================  ================================================================
 ``device``, ``presets``     setup: the device, seeds, mixed precision; CPU and GPU sizes
-``data``                    datasets: ShapesWorld, AV-digits, the word vocabulary, splits,
-                            ``DictDataset`` and the in-memory ``DeviceLoader``
-``preprocess``              from samples to inputs: audio features, image transforms,
-                            padding and collate, corruption and filters
-``encoders``                what turns one modality into vectors (bag of words, ...)
+``data``                    datasets: ShapesWorld, AV-digits, Fashion-MNIST, spoken digits,
+                            the word vocabulary, splits, ``DictDataset`` and the in-memory
+                            ``DeviceLoader``
+``preprocess``              from samples to inputs: audio features, image transforms, byte-pair
+                            encoding, padding and collate, corruption and filters
+``encoders``                what turns one modality into vectors: CNNs and a ViT for images,
+                            bag of words, RNNs, a Transformer and MiniLM for text, CNNs for audio
 ``fusion``                  how modalities meet: concatenation, late fusion, ...
 ``losses``, ``metrics``     cross-entropy and BCE from their equations, multi-task weights;
                             accuracy and the running mean

@@ -49,6 +49,8 @@ from packaging.utils import canonicalize_name
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_CHAPTER = ROOT / "notebooks" / "01_multimodal_models.ipynb"
 GIT_TARGET = "mmtutorial @ git+https://github.com/mmtutorial/mmtutorial"
+# The same requirement with the package extras a chapter needs, e.g. "mmtutorial[audio] @ git+...".
+GIT_TARGET_RE = re.compile(r"mmtutorial(\[[a-z,]+\])? @ git\+https://github\.com/mmtutorial/mmtutorial")
 PREINSTALLED = ("torch", "torchvision")  # Colab's own torch: the book never installs it
 RUNTIME = ("pip", "ipykernel")  # what any Colab runtime has to run a notebook
 MUST_BE_MISSING = ("mmtutorial", "sklearn", "matplotlib", "ipywidgets")  # the setup cell's job
@@ -320,10 +322,12 @@ def prepare(nb_path: pathlib.Path, source_uri: str) -> nbformat.NotebookNode:
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, f"{nb_path.name} has no code cell"
     setup = code[0]
-    if 'if "google.colab" in sys.modules:' not in setup.source or GIT_TARGET not in setup.source:
+    target = GIT_TARGET_RE.search(setup.source)
+    if 'if "google.colab" in sys.modules:' not in setup.source or target is None:
         pytest.fail(f"the first code cell of {nb_path.name} is not the guarded Colab setup cell "
                     f"installing {GIT_TARGET!r}; it reads:\n{setup.source}", pytrace=False)
-    setup.source = setup.source.replace(GIT_TARGET, f"mmtutorial @ {source_uri}")
+    extras = target.group(1) or ""
+    setup.source = setup.source.replace(target.group(0), f"mmtutorial{extras} @ {source_uri}")
     setup.metadata["colab_check_setup"] = True
     nb.cells.insert(0, nbformat.v4.new_code_cell("import google.colab  # simulated Colab runtime"))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages the book and its tests use, where this machine permits it.
 #   chromium               headless browser for the page tests (tests/test_site.py)
-#   dataset-fashion-mnist  the real Fashion-MNIST files, read offline by torchvision
+#   dataset-fashion-mnist  the real Fashion-MNIST files, read offline (mmtutorial.data.fashion_mnist)
+#   espeak-ng              speech synthesis for the spoken digits where the PyPI wheel espeakng-loader
+#                          (in requirements.txt, used first) is missing
 # As root with apt-get: installs what is missing. Otherwise: names what is missing and goes on.
 set -u
-PACKAGES="chromium dataset-fashion-mnist"
+PACKAGES="chromium dataset-fashion-mnist espeak-ng"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -4,6 +4,10 @@
 - `avdigits`: scikit-learn's digit images paired by label with touch-tone signals.
 - `text`: the word tokenizer and `Vocab` that ShapesWorld encodes its captions with (subword
   tokenizers belong to `mmtutorial.preprocess`).
+- `fashion_mnist`: the real Fashion-MNIST images, read from local files or downloaded over https
+  and checked by SHA-256.
+- `spoken_digits`: the digits "zero" .. "nine" spoken by eSpeak NG in many voices (generated on
+  first use, cached, split by voice), and a reader for recorded digits (Free Spoken Digit Dataset).
 - `splits`: deterministic stratified train/test splits.
 - `loading`: `DictDataset` (named columns, dict samples) and `DeviceLoader` (batches of
   in-memory tensors served on the device).
@@ -13,6 +17,7 @@ corruption and filters) is the next layer, `mmtutorial.preprocess`.
 """
 
 from .avdigits import DTMF_FREQS, AVDigits, AVDigitsData, make_av_digits
+from .fashion_mnist import ChecksumError, load_fashion_mnist
 from .loading import DeviceLoader, DictDataset
 from .shapesworld import (
     ATTRIBUTES,
@@ -32,6 +37,7 @@ from .shapesworld import (
     shapesworld_vocab,
 )
 from .splits import stratified_split
+from .spoken_digits import SpokenDigits, load_digit_recordings, make_spoken_digits, voice_split
 from .text import SPECIALS, Vocab, tokenize
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "AVDigits",
     "AVDigitsData",
     "CAPTION_MAX_LEN",
+    "ChecksumError",
     "COLORS",
     "DTMF_FREQS",
     "DeviceLoader",
@@ -49,15 +56,20 @@ __all__ = [
     "SHAPES",
     "SIZES",
     "SPECIALS",
+    "SpokenDigits",
     "ShapesWorld",
     "ShapesWorldData",
     "TEMPLATES",
     "VERTICALS",
     "Vocab",
     "interaction_labels",
+    "load_digit_recordings",
+    "load_fashion_mnist",
     "make_av_digits",
     "make_shapesworld",
+    "make_spoken_digits",
     "shapesworld_vocab",
     "stratified_split",
+    "voice_split",
     "tokenize",
 ]

@@ -8,6 +8,9 @@ A waveform `(..., L)` becomes a log-mel spectrogram `(..., n_mels, n_frames)` in
     power        |X|^2, transposed to frequency x time                       (..., n_fft // 2 + 1, F)
     mel + log    triangular filters on the mel scale, then log               (..., n_mels, F)
 
+and, one step further, MFCCs: a DCT-II along the mel axis keeps the first `n_mfcc` coefficients
+of each frame's log-mel spectrum (`dct_matrix`, `mfcc`)                      (..., n_mfcc, F)
+
 `stft` matches `torch.stft(..., center=True, pad_mode="reflect", return_complex=True)`;
 `mel_filterbank` is the HTK-style bank (torchaudio's `melscale_fbanks(..., norm=None,
 mel_scale="htk")`, transposed). Everything runs on the device and dtype of the input.
@@ -33,6 +36,8 @@ __all__ = [
     "fft_frequencies",
     "mel_filterbank",
     "log_mel_spectrogram",
+    "dct_matrix",
+    "mfcc",
 ]
 
 
@@ -175,3 +180,35 @@ def log_mel_spectrogram(wave: torch.Tensor, sample_rate: float, n_fft: int = 512
     fb = mel_filterbank(n_mels, n_fft, sample_rate, f_min, f_max, dtype=power.dtype, device=power.device)
     mel = fb @ power  # (n_mels, n_freqs) @ (..., n_freqs, T) -> (..., n_mels, T)
     return torch.log(mel.clamp_min(eps))
+
+
+def dct_matrix(n_out: int, n_in: int, dtype: torch.dtype = torch.float32,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """The orthonormal DCT-II as a matrix (n_out, n_in): its first ``n_out`` rows.
+
+    Row k is the cosine ``sqrt(2 / N) cos(pi k (2n + 1) / (2N))`` over n = 0..N-1 (N = n_in), row
+    0 scaled by ``1 / sqrt(2)`` more, so that the full square matrix is orthogonal (``scipy.fft.dct``
+    with ``norm="ortho"``, which librosa's MFCC uses).
+    """
+    n_in = check_int("n_in", n_in, min=1)
+    n_out = check_int("n_out", n_out, min=1, max=n_in)
+    device = None if device is None else as_device(device)
+    n = torch.arange(n_in, dtype=torch.float64)
+    k = torch.arange(n_out, dtype=torch.float64)[:, None]
+    basis = torch.cos(math.pi * k * (2 * n + 1) / (2 * n_in)) * math.sqrt(2 / n_in)  # (n_out, n_in)
+    basis[0] /= math.sqrt(2)
+    return basis.to(device=device, dtype=dtype)
+
+
+def mfcc(log_mel: torch.Tensor, n_mfcc: int = 13) -> torch.Tensor:
+    """Mel-frequency cepstral coefficients of a log-mel spectrogram: (..., n_mels, T) -> (..., n_mfcc, T).
+
+    Each frame's log-mel spectrum is expanded in cosines (`dct_matrix`) and only the first
+    ``n_mfcc`` coefficients are kept: the smooth outline of the spectrum (the vocal tract's
+    resonances), without the fine detail (the pitch's harmonics). Any log works (natural, or
+    decibels as librosa uses): the DCT is linear, so the coefficients scale with it.
+    """
+    if check_tensor("log_mel", log_mel, dtype="float", nonempty=True).dim() < 2:
+        raise ValueError(f"log_mel must have shape (..., n_mels, T), got {describe(log_mel)}")
+    basis = dct_matrix(n_mfcc, log_mel.shape[-2], dtype=log_mel.dtype, device=log_mel.device)  # (n_mfcc, n_mels)
+    return basis @ log_mel  # (..., n_mfcc, T)
