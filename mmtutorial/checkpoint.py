@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import os
 import random
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 from ._checks import check_path
+from ._files import atomic_write
 
 __all__ = [
     "CheckpointError",
@@ -232,23 +232,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     path = Path(check_path("path", path))
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # one step for the file system: old file or new file
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def fingerprint(obj: Any) -> str:

@@ -28,7 +28,6 @@ import contextlib
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Callable
 import torch
 
 from .._checks import check_choice, check_path, check_type
+from .._files import atomic_write
 
 __all__ = [
     "CLASSES",
@@ -152,22 +152,6 @@ def _https_fetch(url: str) -> bytes:
     return data
 
 
-def _atomic_write(data: bytes, path: Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def download(
     url: str,
     path: str | os.PathLike,
@@ -197,7 +181,7 @@ def download(
     data = (fetch or _https_fetch)(url)
     check_type("the fetched data", data, (bytes, bytearray), "bytes")
     content = _verified(_gunzip(bytes(data), url), sha256, url)
-    _atomic_write(content, path)
+    atomic_write(path, lambda f: f.write(content))
     return path
 
 

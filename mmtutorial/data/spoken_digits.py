@@ -33,7 +33,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import numpy as np
 import torch
 
 from .._checks import check_int, check_number, check_path, check_type
+from .._files import atomic_write
 
 __all__ = [
     "DIGIT_WORDS",
@@ -368,18 +368,9 @@ def make_spoken_digits(
     else:
         jobs = [(voices[s], accents[a], d, *_draw(seed, voices[s], accents[a], d, rate, pitch)) for s, a, d in grid]
         clips = _synthesize(jobs, sample_rate, length)
-        folder.mkdir(parents=True, exist_ok=True)
-        # Atomic: write a temporary file in the same folder, then rename it over the target.
-        # Processes that generate at once write the same bytes; the last rename wins.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, audio=clips, settings=np.array(json.dumps(settings)))
-            os.chmod(tmp, 0o644)  # mkstemp made it private; a cache may be shared
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Processes that generate at once write the same clips; each renames a whole file.
+        atomic_write(path, lambda f: np.savez(f, audio=clips, settings=np.array(json.dumps(settings))),
+                     mode=0o644)  # a cache may be shared
     index = torch.tensor(grid, dtype=torch.long).reshape(-1, 3)  # (N, 3): voice, accent, digit
     audio = torch.from_numpy(clips.astype(np.float32) / 32768.0)  # (N, L)
     return SpokenDigits(audio, index[:, 2].clone(), index[:, 0].clone(), index[:, 1].clone(),
