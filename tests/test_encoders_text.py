@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmtutorial.data import read_labelled_texts
 from mmtutorial.encoders.text import (EncoderLayer, RNNEncoder, SelfAttention, TransformerTextEncoder, attention,
-                                      last_valid, masked_mean, read_labelled_texts, sinusoidal_positions)
+                                      last_valid, masked_mean, sinusoidal_positions)
 
 
 def padded_batch():

@@ -38,7 +38,7 @@ from .shapesworld import (
 )
 from .splits import stratified_split
 from .spoken_digits import SpokenDigits, load_digit_recordings, make_spoken_digits, voice_split
-from .text import SPECIALS, Vocab, tokenize
+from .text import SPECIALS, Vocab, read_labelled_texts, tokenize
 
 __all__ = [
     "ATTRIBUTES",
@@ -68,6 +68,7 @@ __all__ = [
     "make_av_digits",
     "make_shapesworld",
     "make_spoken_digits",
+    "read_labelled_texts",
     "shapesworld_vocab",
     "stratified_split",
     "voice_split",

@@ -7,10 +7,17 @@ maps tokens to integer ids, with four special tokens at fixed positions:
     <unk> = 1   stands for any token the vocabulary has never seen
     <bos> = 2   begins a sequence (used by captioners and decoders)
     <eos> = 3   ends a sequence
+
+`read_labelled_texts` reads (text, label) pairs from a CSV or JSON Lines file, for the text
+classifiers a reader trains on their own data.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import pathlib
 import re
 from collections import Counter
 from typing import Iterable, Sequence
@@ -18,7 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_bool, check_int, check_tensor, check_type
+from .._checks import check_bool, check_choice, check_int, check_path, check_tensor, check_type
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
@@ -174,3 +181,32 @@ class Vocab:
             raise ValueError(f"d must be a dict with 'itos' starting with {SPECIALS}")
         return cls(itos[len(SPECIALS):])
 
+
+def read_labelled_texts(path: str | os.PathLike, *, text_key: str = "text",
+                        label_key: str = "label") -> tuple[list[str], list[str]]:
+    """Read (text, label) pairs from a ``.csv`` file (a header row naming the columns) or a
+    ``.jsonl`` file (one JSON object per line); other columns or keys are ignored.
+
+    Returns ``(texts, labels)``, labels as strings (so "1" and 1 are the same class).
+    ValueError for another extension, a missing column, an empty text or an empty file.
+    """
+    path = pathlib.Path(check_path("path", path))
+    suffix = path.suffix.lower()
+    check_choice("path's extension", suffix, (".csv", ".jsonl"))
+    if suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    if not rows:
+        raise ValueError(f"path must hold at least one example, {path} has none")
+    texts, labels = [], []
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or text_key not in row or label_key not in row:
+            raise ValueError(f"row {i} of {path} must have the keys {text_key!r} and {label_key!r}, got {row!r}")
+        if not isinstance(row[text_key], str) or not row[text_key].strip():
+            raise ValueError(f"row {i} of {path} has an empty or non-string {text_key!r}: {row[text_key]!r}")
+        texts.append(row[text_key])
+        labels.append(str(row[label_key]))
+    return texts, labels

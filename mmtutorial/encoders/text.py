@@ -5,7 +5,6 @@
 - `RNNEncoder` (with `last_valid`): a one-layer RNN, GRU or LSTM read to the last real token.
 - `TransformerTextEncoder`: embeddings, `sinusoidal_positions`, `EncoderLayer`s of
   `SelfAttention` (built on `attention`) with a padding mask, `masked_mean` pooling.
-- `read_labelled_texts`: (text, label) pairs from a CSV or JSON Lines file.
 
 The chapter *Text encoders: from RNNs to Transformers and pretrained text towers* builds each
 of them step by step.
@@ -13,16 +12,12 @@ of them step by step.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-import pathlib
 
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_choice, check_int, check_number, check_path, check_tensor
+from .._checks import check_bool, check_choice, check_int, check_number, check_tensor
 
 __all__ = [
     "BagOfWords",
@@ -33,7 +28,6 @@ __all__ = [
     "attention",
     "last_valid",
     "masked_mean",
-    "read_labelled_texts",
     "sinusoidal_positions",
 ]
 
@@ -249,33 +243,3 @@ class TransformerTextEncoder(nn.Module):
 
 
 # ----- real data --------------------------------------------------------------------------
-
-
-def read_labelled_texts(path: str | os.PathLike, *, text_key: str = "text",
-                        label_key: str = "label") -> tuple[list[str], list[str]]:
-    """Read (text, label) pairs from a ``.csv`` file (a header row naming the columns) or a
-    ``.jsonl`` file (one JSON object per line); other columns or keys are ignored.
-
-    Returns ``(texts, labels)``, labels as strings (so "1" and 1 are the same class).
-    ValueError for another extension, a missing column, an empty text or an empty file.
-    """
-    path = pathlib.Path(check_path("path", path))
-    suffix = path.suffix.lower()
-    check_choice("path's extension", suffix, (".csv", ".jsonl"))
-    if suffix == ".csv":
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    else:
-        with open(path, encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-    if not rows:
-        raise ValueError(f"path must hold at least one example, {path} has none")
-    texts, labels = [], []
-    for i, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or text_key not in row or label_key not in row:
-            raise ValueError(f"row {i} of {path} must have the keys {text_key!r} and {label_key!r}, got {row!r}")
-        if not isinstance(row[text_key], str) or not row[text_key].strip():
-            raise ValueError(f"row {i} of {path} has an empty or non-string {text_key!r}: {row[text_key]!r}")
-        texts.append(row[text_key])
-        labels.append(str(row[label_key]))
-    return texts, labels
