@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_number, check_tensor, describe
-from ..preprocess.audio import hann_window, mel_filterbank, stft
+from ..preprocess.audio import hann_window, mel_filterbank, power_spectrogram
 
 __all__ = ["LogMel", "LogMelCNN", "WaveformCNN"]
 
@@ -49,7 +49,7 @@ class LogMel(nn.Module):
         self.register_buffer("fb", mel_filterbank(n_mels, n_fft, sample_rate), persistent=False)  # (M, F)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        power = stft(wave, self.n_fft, self.hop, self.window).abs().square()  # (..., F, T)
+        power = power_spectrogram(wave, self.n_fft, self.hop, self.window)  # (..., F, T)
         return torch.log(torch.clamp_min(self.fb @ power, self.eps))  # (..., M, T)
 
 
