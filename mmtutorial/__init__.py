@@ -35,7 +35,28 @@ and torch already report clearly is left to them. The checks that repeat live in
 ``mmtutorial._checks``.
 """
 
-__version__ = "0.2.0"
+
+def _version() -> str:
+    """The version of pyproject.toml, the one place it lives: read there in a source checkout
+    (current even before a reinstall), else from the installed distribution (a wheel, Colab)."""
+    import pathlib
+    import re
+    from importlib import metadata
+
+    pyproject = pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.is_file():
+        text = pyproject.read_text(encoding="utf-8")
+        found = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+        if found and re.search(r'^name\s*=\s*"mmtutorial"', text, re.M):
+            return found.group(1)
+    try:
+        return metadata.version("mmtutorial")
+    except metadata.PackageNotFoundError:  # a bare copy of the folder, never installed
+        return "0+unknown"
+
+
+__version__ = _version()
+del _version
 
 from .device import autocast, get_device, seed_everything, to_device
 from .presets import Preset, preset

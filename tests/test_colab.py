@@ -17,8 +17,10 @@ This test rebuilds that situation and runs a chapter in it, top to bottom:
 2. The kernel runs the fresh environment's Python (from a kernelspec in the test's temporary
    folder: nothing is registered with Jupyter) with a stub `google.colab` package on its
    `PYTHONPATH`; an extra first cell imports it, so the setup cell takes its Colab branch.
-3. The setup cell's install target (the GitHub URL) is rewritten in memory to a copy of the
-   working tree (the files git tracks or would track), installed non-editable, as in Colab.
+3. The setup cell must be exactly the one `tools/colab_cell.py` writes for the version in
+   pyproject.toml; its first install target (`mmtutorial==VERSION`, from PyPI) is rewritten in
+   memory to a copy of the working tree (the files git tracks or would track), installed
+   non-editable, as in Colab. (Its fallback, the git tag, is tested in tests/test_release.py.)
 4. The chapter executes in an empty working directory (as `/content` in Colab); cells tagged
    `raises-exception` may raise. Afterwards the test checks that mmtutorial was imported from
    the fresh environment, that there is exactly one torch, the shim's, that pip replaced
@@ -47,10 +49,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import colab_cell  # noqa: E402  (tools/colab_cell.py: what the setup cell must be)
+
 DEFAULT_CHAPTER = ROOT / "notebooks" / "01_multimodal_models.ipynb"
-GIT_TARGET = "mmtutorial @ git+https://github.com/mmtutorial/mmtutorial"
-# The same requirement with the package extras a chapter needs, e.g. "mmtutorial[audio] @ git+...".
-GIT_TARGET_RE = re.compile(r"mmtutorial(\[[a-z,]+\])? @ git\+https://github\.com/mmtutorial/mmtutorial")
 PREINSTALLED = ("torch", "torchvision")  # Colab's own torch: the book never installs it
 RUNTIME = ("pip", "ipykernel")  # what any Colab runtime has to run a notebook
 MUST_BE_MISSING = ("mmtutorial", "sklearn", "matplotlib", "ipywidgets")  # the setup cell's job
@@ -322,12 +324,17 @@ def prepare(nb_path: pathlib.Path, source_uri: str) -> nbformat.NotebookNode:
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, f"{nb_path.name} has no code cell"
     setup = code[0]
-    target = GIT_TARGET_RE.search(setup.source)
-    if 'if "google.colab" in sys.modules:' not in setup.source or target is None:
-        pytest.fail(f"the first code cell of {nb_path.name} is not the guarded Colab setup cell "
-                    f"installing {GIT_TARGET!r}; it reads:\n{setup.source}", pytrace=False)
-    extras = target.group(1) or ""
-    setup.source = setup.source.replace(target.group(0), f"mmtutorial{extras} @ {source_uri}")
+    version, repo = colab_cell.project_version(ROOT), colab_cell.repository(ROOT)
+    extras = colab_cell.installed_extras(setup.source)
+    expected = colab_cell.setup_source(version, extras, repo)
+    if setup.source != expected:
+        pytest.fail(f"the first code cell of {nb_path.name} is not the Colab setup cell for "
+                    f"mmtutorial {version} (run: python tools/colab_cell.py --write {nb_path.name}); "
+                    f"it reads:\n{setup.source}", pytrace=False)
+    pypi, _ = colab_cell.install_targets(version, extras, repo)
+    name = pypi.split("==")[0]
+    setup.source = setup.source.replace(f'"{pypi}"', f'"{name} @ {source_uri}"', 1)
+    assert source_uri in setup.source
     setup.metadata["colab_check_setup"] = True
     nb.cells.insert(0, nbformat.v4.new_code_cell("import google.colab  # simulated Colab runtime"))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
@@ -448,6 +455,10 @@ def test_chapter_runs_in_fresh_colab_like_env(chapter, shim, tmp_path):
         print(f"[colab] note: the setup cell installed newer copies of preinstalled {shadowed}")
     mm = after["dists"].get("mmtutorial", [])
     assert len(mm) == 1 and mm[0][1] == str(site), f"mmtutorial installs: {mm}"
+    version = colab_cell.project_version(ROOT)
+    assert mm[0][0] == version, f"the setup cell installed mmtutorial {mm[0][0]}, not {version}"
+    shown = colab_cell.printed_versions(nb)
+    assert shown == {version}, f"the chapter printed mmtutorial {sorted(shown)} while running, not {version}"
     assert not (site / "torch").exists(), f"a second torch lies in {site}"
     listed = json.loads(run([str(py), "-m", "pip", "list", "--format=json"], env, "pip list"))
     torches = [p for p in listed if canonicalize_name(p["name"]) == "torch"]
