@@ -13,7 +13,10 @@ layer imports only the layers above it in this list:
                             encoding, padding and collate, corruption and filters
 ``encoders``                what turns one modality into vectors: CNNs and a ViT for images,
                             bag of words, RNNs, a Transformer and MiniLM for text, CNNs for audio
-``fusion``                  how modalities meet: concatenation, late fusion, ...
+``fusion``                  how modalities meet: concatenation, late fusion, sums, products,
+                            tensor and low-rank fusion; cross-attention, gating, FiLM
+``models``                  whole multimodal models: the seed's model corrected, a text-image
+                            classifier with modality dropout, gradient modulation
 ``losses``, ``metrics``     cross-entropy and BCE from their equations, multi-task weights;
                             accuracy and the running mean
 ``optim``                   warmup-cosine schedule, global gradient norm

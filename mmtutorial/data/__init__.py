@@ -8,6 +8,11 @@
   and checked by SHA-256.
 - `spoken_digits`: the digits "zero" .. "nine" spoken by eSpeak NG in many voices (generated on
   first use, cached, split by voice), and a reader for recorded digits (Free Spoken Digit Dataset).
+- `multiobject`: scenes of two or three ShapesWorld objects with questions about them ("what
+  colour is the circle?"), and a reader for CLEVR's questions.
+- `av_mnist`: real digits with real speech: MNIST images (IDX files) paired by label with
+  recordings of the Free Spoken Digit Dataset, where those files are present.
+- `image_files`: `read_rgb`, how every real-data reader reads an image file (RGB, resized).
 - `splits`: deterministic stratified train/test splits.
 - `loading`: `DictDataset` (named columns, dict samples) and `DeviceLoader` (batches of
   in-memory tensors served on the device).
@@ -16,9 +21,11 @@ What turns samples into model inputs (audio features, image transforms, padding 
 corruption and filters) is the next layer, `mmtutorial.preprocess`.
 """
 
+from .av_mnist import find_mnist, pair_by_label, read_mnist
 from .avdigits import DTMF_FREQS, AVDigits, AVDigitsData, make_av_digits
 from .fashion_mnist import ChecksumError, load_fashion_mnist
 from .loading import DeviceLoader, DictDataset
+from .multiobject import ClevrQuestions, MultiObjectData, load_clevr_questions, make_multi_object
 from .shapesworld import (
     ATTRIBUTES,
     CAPTION_MAX_LEN,
@@ -46,31 +53,38 @@ __all__ = [
     "AVDigitsData",
     "CAPTION_MAX_LEN",
     "ChecksumError",
+    "ClevrQuestions",
     "COLORS",
-    "DTMF_FREQS",
     "DeviceLoader",
     "DictDataset",
+    "DTMF_FREQS",
+    "find_mnist",
     "HELDOUT_PAIRS",
-    "INTERACTIONS",
-    "POSITIONS",
-    "SHAPES",
-    "SIZES",
-    "SPECIALS",
-    "SpokenDigits",
-    "ShapesWorld",
-    "ShapesWorldData",
-    "TEMPLATES",
-    "VERTICALS",
-    "Vocab",
     "interaction_labels",
+    "INTERACTIONS",
+    "load_clevr_questions",
     "load_digit_recordings",
     "load_fashion_mnist",
     "make_av_digits",
+    "make_multi_object",
     "make_shapesworld",
     "make_spoken_digits",
+    "MultiObjectData",
+    "pair_by_label",
+    "POSITIONS",
     "read_labelled_texts",
+    "read_mnist",
+    "SHAPES",
+    "ShapesWorld",
     "shapesworld_vocab",
+    "ShapesWorldData",
+    "SIZES",
+    "SPECIALS",
+    "SpokenDigits",
     "stratified_split",
-    "voice_split",
+    "TEMPLATES",
     "tokenize",
+    "VERTICALS",
+    "Vocab",
+    "voice_split",
 ]
