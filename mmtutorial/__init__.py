@@ -17,8 +17,13 @@ layer imports only the layers above it in this list:
                             tensor and low-rank fusion; cross-attention, gating, FiLM
 ``models``                  whole multimodal models: the seed's model corrected, a text-image
                             classifier with modality dropout, gradient modulation
-``losses``, ``metrics``     cross-entropy and BCE from their equations, multi-task weights;
-                            accuracy and the running mean
+``clip``                    a tiny CLIP: two towers in one embedding space, zero-shot prompts
+``seq2seq``, ``ctc``        the encoder-decoder with attention (teacher forcing, greedy
+                            decoding); CTC decoding and the acoustic model that reads speech
+``vqa``                     visual question answering and reading text in images
+``losses``, ``metrics``     cross-entropy and BCE from their equations, multi-task weights,
+                            the contrastive (CLIP) loss; accuracy and the running mean,
+                            Recall@K, edit distance and word/character error rates
 ``optim``                   warmup-cosine schedule, global gradient norm
 ``train``                   the ``Trainer``: the training loop of the chapter *Optimization
                             and the training loop*, line for line

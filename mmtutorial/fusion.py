@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ._checks import check_int, check_number, check_tensor, check_type
+from .encoders.text import attention as _attention  # scaled dot-product attention, with a key mask
 
 
 def _module_list(name: str, modules: Sequence[nn.Module]) -> nn.ModuleList:
@@ -342,7 +343,6 @@ def unregistered_tensors(module: nn.Module) -> list[str]:
 # `GatedMultimodalUnit`: a sigmoid gate computed from both modalities mixes their projections,
 # unit by unit. `FiLM`: one modality computes a per-channel scale and shift for the other's
 # feature maps.
-from .encoders.text import attention as _attention  # noqa: E402  (scaled dot-product, with a key mask)
 
 
 def _check_last_dim(name: str, x: torch.Tensor, shape: str, width: int) -> torch.Tensor:

@@ -264,3 +264,35 @@ class UncertaintyWeighting(nn.Module):
 
     def extra_repr(self) -> str:
         return f"names={list(self.names)}"
+
+
+# ----- contrastive alignment -----
+# (chapter: Aligning text and images: contrastive learning and CLIP)
+
+
+def info_nce(logits: torch.Tensor) -> torch.Tensor:
+    """InfoNCE of a (B, B) score matrix whose positives lie on the diagonal, the batch mean.
+
+    Row i scores query i against every key; key i is its positive, the other B - 1 keys are
+    negatives: ``loss_i = log_sum_exp_j(logits_ij) - logits_ii``, the cross-entropy with
+    labels ``arange(B)``. Written with the diagonal instead of a label tensor, so nothing is
+    read back from the GPU. Half-precision logits are computed in float32.
+    """
+    logits = _at_least_float32(check_tensor("logits", logits, "(B, B)", dtype="float", nonempty=True))
+    if logits.shape[0] != logits.shape[1]:
+        raise ValueError(f"logits must be square (B, B), one positive per row on the diagonal, got {tuple(logits.shape)}")
+    return (log_sum_exp(logits, dim=1) - logits.diagonal()).mean()
+
+
+def clip_loss(logits_per_image: torch.Tensor) -> torch.Tensor:
+    """The symmetric contrastive loss of CLIP: the mean of InfoNCE over rows and over columns.
+
+    ``logits_per_image`` (B, B) is ``scale * image_emb @ text_emb.T`` (what
+    :class:`mmtutorial.clip.TinyCLIP` returns): rows classify the captions of each image,
+    columns the images of each caption, the labels being ``arange(B)`` both ways.
+    Equal to ``(F.cross_entropy(L, arange(B)) + F.cross_entropy(L.T, arange(B))) / 2``.
+    """
+    logits_per_image = check_tensor("logits_per_image", logits_per_image, "(B, B)", dtype="float", nonempty=True)
+    if logits_per_image.shape[0] != logits_per_image.shape[1]:
+        raise ValueError(f"logits_per_image must be square (B, B), got {tuple(logits_per_image.shape)}")
+    return (info_nce(logits_per_image) + info_nce(logits_per_image.T)) / 2

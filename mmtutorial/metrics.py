@@ -4,6 +4,11 @@ Each metric returns a 0-d float tensor on the device of its input and never wait
 so it can run inside every training step; ``float(acc)`` reads it, and the Trainer reads its
 running means once per epoch. :class:`RunningMean` is the mean over batches that the Trainer
 keeps, each batch weighted by its size.
+
+Beside them, the evaluation metrics of the applications: retrieval's Recall@K (``recall_at_k``,
+``retrieval_recalls``) for *Aligning text and images*, and the edit distance with word and
+character error rates for *Speech to text, and across languages*; these summarize a whole test
+set and return Python floats where their docstrings say so.
 """
 
 from __future__ import annotations
@@ -12,7 +17,17 @@ import torch
 
 from ._checks import check_int, check_tensor
 
-__all__ = ["RunningMean", "accuracy", "topk_accuracy"]
+__all__ = [
+    "RunningMean",
+    "accuracy",
+    "character_error_rate",
+    "edit_distance",
+    "error_rate",
+    "recall_at_k",
+    "retrieval_recalls",
+    "topk_accuracy",
+    "word_error_rate",
+]
 
 
 def _check_labels(target: torch.Tensor) -> torch.Tensor:
@@ -126,3 +141,111 @@ class RunningMean:
 
     def __repr__(self) -> str:
         return f"RunningMean(value={self.value:.4g}, count={self.count})"
+
+
+# ----- retrieval -----
+# (chapter: Aligning text and images: contrastive learning and CLIP)
+
+
+def recall_at_k(similarity: torch.Tensor, k: int, relevant: torch.Tensor | None = None) -> torch.Tensor:
+    """Recall@K of retrieval: the fraction of queries with a relevant item among their top ``k``, 0-d.
+
+    ``similarity`` (Q, G) scores every query (a row) against every item of the gallery;
+    ``relevant`` (Q, G) bool marks the right items of each query (default: the diagonal, item i
+    for query i, which needs Q == G). Image-to-text retrieval is ``similarity = image_emb @
+    text_emb.T``; text-to-image is its transpose (and ``relevant.T``). A query without any
+    relevant item counts as a miss.
+    """
+    similarity = check_tensor("similarity", similarity, "(Q, G)", dtype="float", nonempty=True)
+    Q, G = similarity.shape
+    k = check_int("k", k, min=1, max=G)
+    if relevant is None:
+        if Q != G:
+            raise ValueError(f"similarity must be square when relevant is not given (item i is query i's), got {(Q, G)}")
+        relevant = torch.eye(Q, dtype=torch.bool, device=similarity.device)
+    relevant = check_tensor("relevant", relevant, "(Q, G)", dtype="bool")
+    if relevant.shape != similarity.shape:
+        raise ValueError(f"relevant must have the shape of similarity {(Q, G)}, got {tuple(relevant.shape)}")
+    top = similarity.topk(k, dim=1).indices  # (Q, k)
+    return relevant.to(similarity.device).gather(1, top).any(dim=1).float().mean()
+
+
+def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, ks: tuple[int, ...] = (1, 5, 10),
+                      relevant: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Recall@K both ways: ``{"i2t@1": ..., "t2i@1": ..., ...}``, each a 0-d tensor.
+
+    ``image_emb`` (N, E) and ``text_emb`` (M, E) are embeddings (cosine if normalized);
+    ``relevant`` (N, M) bool marks the captions that fit each image (default: caption i for
+    image i). Image-to-text ranks the captions of each image, text-to-image the images of
+    each caption.
+    """
+    image_emb = check_tensor("image_emb", image_emb, "(N, E)", dtype="float", nonempty=True)
+    text_emb = check_tensor("text_emb", text_emb, "(M, E)", dtype="float", nonempty=True)
+    if image_emb.shape[1] != text_emb.shape[1]:
+        raise ValueError(f"image_emb and text_emb must have the same width, got {image_emb.shape[1]} and {text_emb.shape[1]}")
+    similarity = image_emb @ text_emb.T  # (N, M)
+    rel_t = None if relevant is None else relevant.T
+    out = {}
+    for k in ks:
+        out[f"i2t@{k}"] = recall_at_k(similarity, k, relevant)
+        out[f"t2i@{k}"] = recall_at_k(similarity.T, k, rel_t)
+    return out
+
+
+# ----- error rates -----
+# (chapter: Speech to text, and across languages)
+# Transcripts are lists of tokens of different lengths, read on the CPU after decoding: these
+# return Python numbers, not tensors.
+
+
+def edit_distance(reference: list | tuple | str, hypothesis: list | tuple | str) -> int:
+    """Levenshtein distance: the fewest substitutions, deletions and insertions that turn
+    ``hypothesis`` into ``reference`` (sequences of tokens, or strings of characters).
+
+    Dynamic programming row by row: ``d[i][j]`` is the distance between the first ``i``
+    reference tokens and the first ``j`` hypothesis tokens, O(len(ref) * len(hyp)).
+    """
+    for name, value in (("reference", reference), ("hypothesis", hypothesis)):
+        if not isinstance(value, (list, tuple, str)):
+            raise TypeError(f"{name} must be a list, tuple or str of tokens, got {type(value).__name__}")
+    previous = list(range(len(hypothesis) + 1))  # d[0][j] = j insertions
+    for i, ref_token in enumerate(reference, start=1):
+        current = [i]  # d[i][0] = i deletions
+        for j, hyp_token in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1,  # reference token deleted
+                               current[j - 1] + 1,  # hypothesis token inserted
+                               previous[j - 1] + (ref_token != hyp_token)))  # substituted (or kept)
+        previous = current
+    return previous[-1]
+
+
+def error_rate(references: list, hypotheses: list) -> float:
+    """Total edit distance over total reference length: sum_i d(ref_i, hyp_i) / sum_i len(ref_i).
+
+    The corpus-level rate speech recognition reports (it can exceed 1 when a hypothesis
+    inserts much). ``references`` and ``hypotheses`` are equally long lists of token sequences.
+    """
+    for name, value in (("references", references), ("hypotheses", hypotheses)):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list of token sequences, got {type(value).__name__}")
+    if len(references) != len(hypotheses):
+        raise ValueError(f"references and hypotheses must have the same length, got {len(references)} "
+                         f"and {len(hypotheses)}")
+    total = sum(len(r) for r in references)
+    if total == 0:
+        raise ValueError("references must hold at least one token (the rate divides by their total length)")
+    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses)) / total
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """WER: :func:`error_rate` over the whitespace-separated words of each text."""
+    if any(not isinstance(t, str) for t in [*references, *hypotheses]):
+        raise TypeError("references and hypotheses must be lists of str")
+    return error_rate([r.split() for r in references], [h.split() for h in hypotheses])
+
+
+def character_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """CER: :func:`error_rate` over the characters of each text (spaces included)."""
+    if any(not isinstance(t, str) for t in [*references, *hypotheses]):
+        raise TypeError("references and hypotheses must be lists of str")
+    return error_rate(list(references), list(hypotheses))

@@ -13,6 +13,8 @@
 - `av_mnist`: real digits with real speech: MNIST images (IDX files) paired by label with
   recordings of the Free Spoken Digit Dataset, where those files are present.
 - `image_files`: `read_rgb`, how every real-data reader reads an image file (RGB, resized).
+- `digit_sequences`: utterances of several spoken digits joined from the cached clips, with the
+  exact span of every digit, and the French number words they translate to.
 - `splits`: deterministic stratified train/test splits.
 - `loading`: `DictDataset` (named columns, dict samples) and `DeviceLoader` (batches of
   in-memory tensors served on the device).
@@ -23,6 +25,14 @@ corruption and filters) is the next layer, `mmtutorial.preprocess`.
 
 from .av_mnist import find_mnist, pair_by_label, read_mnist
 from .avdigits import DTMF_FREQS, AVDigits, AVDigitsData, make_av_digits
+from .digit_sequences import (
+    DigitSequences,
+    french_number,
+    french_tokens,
+    join_french_tokens,
+    make_digit_sequences,
+    trim_bounds,
+)
 from .fashion_mnist import ChecksumError, load_fashion_mnist
 from .loading import DeviceLoader, DictDataset
 from .multiobject import ClevrQuestions, MultiObjectData, load_clevr_questions, make_multi_object
@@ -57,15 +67,20 @@ __all__ = [
     "COLORS",
     "DeviceLoader",
     "DictDataset",
+    "DigitSequences",
     "DTMF_FREQS",
     "find_mnist",
+    "french_number",
+    "french_tokens",
     "HELDOUT_PAIRS",
     "interaction_labels",
     "INTERACTIONS",
+    "join_french_tokens",
     "load_clevr_questions",
     "load_digit_recordings",
     "load_fashion_mnist",
     "make_av_digits",
+    "make_digit_sequences",
     "make_multi_object",
     "make_shapesworld",
     "make_spoken_digits",
@@ -84,6 +99,7 @@ __all__ = [
     "stratified_split",
     "TEMPLATES",
     "tokenize",
+    "trim_bounds",
     "VERTICALS",
     "Vocab",
     "voice_split",
