@@ -15,6 +15,8 @@
 - `image_files`: `read_rgb`, how every real-data reader reads an image file (RGB, resized).
 - `digit_sequences`: utterances of several spoken digits joined from the cached clips, with the
   exact span of every digit, and the French number words they translate to.
+- `words`: words rendered into images (Pillow, DejaVu Sans) for reading text in images, and a
+  reader for cropped word images in the ICDAR layout.
 - `splits`: deterministic stratified train/test splits.
 - `loading`: `DictDataset` (named columns, dict samples) and `DeviceLoader` (batches of
   in-memory tensors served on the device).
@@ -56,6 +58,7 @@ from .shapesworld import (
 from .splits import stratified_split
 from .spoken_digits import SpokenDigits, load_digit_recordings, make_spoken_digits, voice_split
 from .text import SPECIALS, Vocab, read_labelled_texts, tokenize
+from .words import WordImages, load_word_crops, make_words, render_words
 
 __all__ = [
     "ATTRIBUTES",
@@ -79,16 +82,19 @@ __all__ = [
     "load_clevr_questions",
     "load_digit_recordings",
     "load_fashion_mnist",
+    "load_word_crops",
     "make_av_digits",
     "make_digit_sequences",
     "make_multi_object",
     "make_shapesworld",
     "make_spoken_digits",
+    "make_words",
     "MultiObjectData",
     "pair_by_label",
     "POSITIONS",
     "read_labelled_texts",
     "read_mnist",
+    "render_words",
     "SHAPES",
     "ShapesWorld",
     "shapesworld_vocab",
@@ -103,4 +109,5 @@ __all__ = [
     "VERTICALS",
     "Vocab",
     "voice_split",
+    "WordImages",
 ]
