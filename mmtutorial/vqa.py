@@ -54,7 +54,7 @@ from .data.multiobject import (
     sample_multi_object_scenes,
 )
 from .data.shapesworld import COLOR_NAMES, SHAPES
-from .data.splits import subset_index
+from .data.splits import subset_index, torch_generator
 from .data.text import Vocab, tokenize
 from .encoders.image import ConvEncoder
 from .encoders.text import RNNEncoder
@@ -211,8 +211,7 @@ def make_vqa(n: int, n_objects: Sequence[int] = (2, 3), *, seed: int = 0, kinds:
         m = n // len(counts) + (j < n % len(counts))
         scene_seq, question_seq, image_seq = streams[3 * j : 3 * j + 3]
         scenes = sample_multi_object_scenes(m, K, np.random.default_rng(scene_seq))
-        image_gen = torch.Generator().manual_seed(int(image_seq.generate_state(1)[0]))
-        images = render_multi_object(scenes, image_size, noise, image_gen)
+        images = render_multi_object(scenes, image_size, noise, torch_generator(image_seq))
         questions, kind, answers = write_vqa_questions(scenes, np.random.default_rng(question_seq), kinds)
         cover = F.avg_pool2d(object_coverage(scenes, image_size), image_size // cells)  # (m, K, c, c)
         amount, best = cover.max(dim=1)  # (m, c, c) each

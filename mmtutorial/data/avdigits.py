@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .._checks import check_int, check_number, check_same_length, check_tensor, check_type
-from .splits import stratified_split, subset_index
+from .splits import stratified_split, subset_index, torch_generator
 
 SIGNAL_LEN = 64
 ROW_FREQS = (0.050, 0.075, 0.100, 0.125)  # low tones, cycles per sample (keypad rows)
@@ -99,8 +99,7 @@ def make_av_digits(
     seed = check_int("seed", seed, min=0)
     image_noise = check_number("image_noise", image_noise, min=0)
     signal_noise = check_number("signal_noise", signal_noise, min=0)
-    gens = [torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in np.random.SeedSequence(seed).spawn(3)]
-    tone_gen, signal_noise_gen, image_noise_gen = gens
+    tone_gen, signal_noise_gen, image_noise_gen = map(torch_generator, np.random.SeedSequence(seed).spawn(3))
 
     raw_images, raw_labels = _load_digits()
     images = torch.tensor(raw_images / 16.0, dtype=torch.float32).unsqueeze(1)  # (N, 1, 8, 8), a copy

@@ -36,7 +36,7 @@ import torch
 from .._checks import check_choice, check_int, check_number, check_path, check_same_length, check_type
 from .image_files import read_rgb
 from .shapesworld import COLOR_NAMES, COLORS, COLOR_JITTER, SHAPES, SIZES, pixel_centers, shape_coverage
-from .splits import subset_index
+from .splits import subset_index, torch_generator
 from .text import Vocab, tokenize
 
 __all__ = [
@@ -290,10 +290,9 @@ def make_multi_object(
     seed = check_int("seed", seed, min=0)
     max_len = QUESTION_MAX_LEN if max_len is None else check_int("max_len", max_len, min=1)
     scene_seq, question_seq, image_seq = np.random.SeedSequence(seed).spawn(3)
-    image_gen = torch.Generator().manual_seed(int(image_seq.generate_state(1)[0]))
 
     scenes = sample_multi_object_scenes(n, n_objects, np.random.default_rng(scene_seq), scale)
-    images = render_multi_object(scenes, image_size, noise, image_gen)
+    images = render_multi_object(scenes, image_size, noise, torch_generator(image_seq))
     questions, _, target, answer = write_questions(scenes, np.random.default_rng(question_seq))
     vocab = multi_object_vocab()
     tokens, mask = vocab.encode(questions, max_len=max_len)

@@ -37,7 +37,7 @@ from .._checks import (
     check_tensor,
     check_type,
 )
-from .splits import subset_index
+from .splits import subset_index, torch_generator
 from .text import Vocab, tokenize
 
 # ----- the world -------------------------------------------------------------------------
@@ -533,14 +533,13 @@ def make_shapesworld(
     # One independent stream per step. Child i of a SeedSequence depends only on (seed, i), so
     # a step added later (a fifth stream) leaves every existing modality exactly as it was.
     scene_seq, caption_seq, image_seq, audio_seq = np.random.SeedSequence(seed).spawn(4)
-    torch_gen = lambda seq: torch.Generator().manual_seed(int(seq.generate_state(1)[0]))  # noqa: E731
 
     scenes = sample_scenes(n, np.random.default_rng(scene_seq), split, heldout_pairs)
-    images = render_images(scenes, image_size, noise, torch_gen(image_seq))
+    images = render_images(scenes, image_size, noise, torch_generator(image_seq))
     captions, template = write_captions(scenes, np.random.default_rng(caption_seq))
     vocab = shapesworld_vocab()
     tokens, mask = vocab.encode(captions, max_len=max_len, truncate=truncate)
-    tones = render_tones(scenes, audio_len, sample_rate, audio_noise, torch_gen(audio_seq)) if audio else None
+    tones = render_tones(scenes, audio_len, sample_rate, audio_noise, torch_generator(audio_seq)) if audio else None
     labels = {name: torch.as_tensor(getattr(scenes, name), dtype=torch.int64) for name in ATTRIBUTES}
     labels["template"] = torch.as_tensor(template, dtype=torch.int64)
     info = dict(split=split, seed=seed, image_size=image_size, noise=noise, heldout_pairs=tuple(heldout_pairs))

@@ -1,4 +1,5 @@
-"""Deterministic train/test splits, and the subset indices that the datasets accept."""
+"""Deterministic train/test splits, the subset indices that the datasets accept, and the torch
+random stream a dataset step draws from."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import torch
 
 from .._checks import check_int, check_number, check_tensor, describe
 
-__all__ = ["stratified_split", "subset_index"]
+__all__ = ["stratified_split", "subset_index", "torch_generator"]
+
+
+def torch_generator(seq: np.random.SeedSequence) -> torch.Generator:
+    """A torch generator seeded from one child of a SeedSequence: one random stream per step.
+
+    The generators make each step of a dataset (rendering, noise, audio) draw from its own
+    stream, so that turning one step on or off never changes another.
+    """
+    return torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
 
 
 def stratified_split(
