@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmtutorial.ctc import CTCAcousticModel, SpeechToText, ctc_collapse, ctc_greedy_decode
+from gradients import assert_every_parameter_gets_a_gradient
 
 
 def one_hot_log_probs(paths, n_classes):
@@ -80,8 +81,7 @@ def test_acoustic_model_gradients_reach_every_parameter():
     loss = F.ctc_loss(log_probs.transpose(0, 1), torch.tensor([[1, 2, 3], [2, 2, 0]]),
                       model.output_lengths(torch.tensor([16, 12])), torch.tensor([3, 2]))
     loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert_every_parameter_gets_a_gradient(model)
 
 
 def test_acoustic_model_checks_its_inputs():
@@ -111,8 +111,7 @@ def test_speech_to_text_shapes_padding_and_gradients():
     assert torch.all(weights[1, :, 4:] == 0)  # row 1 has ceil(13 / 4) = 4 valid steps
     loss = F.cross_entropy(logits.flatten(0, 1), torch.tensor([4, 5, 3, 6, 3, 0]), ignore_index=0)
     loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert_every_parameter_gets_a_gradient(model)
     model.eval()
     tokens, attn = model.greedy_decode((x, lengths), max_len=4)
     assert tokens.shape == (2, 4) and attn.shape == (2, 4, 5)

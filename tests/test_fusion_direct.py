@@ -14,6 +14,7 @@ from torch import nn
 from mmtutorial.data.av_mnist import find_mnist, pair_by_label, read_mnist
 from mmtutorial.fusion import (ConcatFusion, FusionClassifier, LateFusion, LowRankFusion, ProductFusion, SumFusion,
                                TensorFusion, unregistered_tensors)
+from gradients import assert_every_parameter_gets_a_gradient
 
 B = 6
 
@@ -37,9 +38,7 @@ def assert_every_parameter_trains(module, *inputs):
     out = module(*inputs)
     g = torch.Generator().manual_seed(1)
     (out * torch.randn(out.shape, generator=g)).sum().backward()  # a random direction: no gradient cancels
-    for name, p in module.named_parameters():
-        assert p.grad is not None, f"{name} received no gradient"
-        assert p.grad.abs().sum() > 0, f"{name} received an all-zero gradient"
+    assert_every_parameter_gets_a_gradient(module)
 
 
 class BuggyLowRankFusion(nn.Module):

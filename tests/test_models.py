@@ -12,6 +12,7 @@ from mmtutorial.encoders.image import TinyCNN
 from mmtutorial.encoders.text import RNNEncoder, last_valid
 from mmtutorial.models import (FixedBigModel, TextImageClassifier, corrupt_tokens, noisy_images, ogm_coefficients,
                                read_image_text_jsonl)
+from gradients import assert_every_parameter_gets_a_gradient
 
 
 # ----- FixedBigModel -------------------------------------------------------------------------------
@@ -58,8 +59,7 @@ def test_fixed_big_model_gradients_reach_every_parameter():
     torch.manual_seed(0)
     model = FixedBigModel(text_dim=4, hidden=3, channels=2, out_dim=5)
     model(torch.randn(3, 6, 4), torch.randn(3, 3, 8, 8)).square().sum().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert_every_parameter_gets_a_gradient(model)
 
 
 def test_fixed_big_model_rejects_unbatched_text():
@@ -103,8 +103,7 @@ def test_classifier_gradients_reach_every_parameter():
     present = torch.tensor([True, False, True, True, False, True])
     out = model(tokens, images, text_present=present, image_present=present.flip(0))
     sum(out[k].square().sum() for k in ("fused", "text", "image")).backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert_every_parameter_gets_a_gradient(model)
 
 
 def test_missing_modality_uses_the_missing_token():

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmtutorial.seq2seq import AdditiveAttention, BiGRU, Seq2Seq, reverse_padded
+from gradients import assert_every_parameter_gets_a_gradient
 
 
 def make_model(seed=0):
@@ -63,8 +64,7 @@ def test_gradients_reach_every_parameter():
     tgt_in = torch.cat([torch.full((2, 1), model.bos_id), tgt[:, :-1]], dim=1)
     loss = F.cross_entropy(model(src, tgt_in).flatten(0, 1), tgt.flatten(), ignore_index=0)
     loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert_every_parameter_gets_a_gradient(model)
 
 
 def test_checks():

@@ -27,17 +27,12 @@ from mmtutorial.vqa import (
     vqa_vocab,
     write_vqa_questions,
 )
+from gradients import assert_every_parameter_gets_a_gradient
 
 
 @pytest.fixture(scope="module")
 def data() -> VQAData:
     return make_vqa(400, seed=0)
-
-
-def all_grads_nonzero(model: torch.nn.Module) -> None:
-    for name, p in model.named_parameters():
-        assert p.grad is not None, name
-        assert p.grad.abs().sum() > 0, name
 
 
 # ----- questions ---------------------------------------------------------------------------------
@@ -139,7 +134,7 @@ def test_scene_tagger_shapes_features_and_grads(data):
     assert feats.shape == (6, 16, tagger.feature_dim) == (6, 16, 13)
     assert torch.equal(feats.sum(-1), torch.full((6, 16), 2.0))  # one-hot colour + one-hot shape
     tagger.loss(data.images[:16], data.cell_color[:16], data.cell_shape[:16]).backward()
-    all_grads_nonzero(tagger)
+    assert_every_parameter_gets_a_gradient(tagger)
 
 
 def test_tagger_shape_loss_ignores_empty_cells(data):
@@ -164,7 +159,7 @@ def test_vqa_models_shapes_and_grads(data, make):
     logits = model(feats, data.tokens[:8], data.mask[:8])
     assert logits.shape == (8, len(VQA_ANSWERS))
     F.cross_entropy(logits, data.answers[:8]).backward()
-    all_grads_nonzero(model)
+    assert_every_parameter_gets_a_gradient(model)
 
 
 def test_fused_weights_and_padding(data):
@@ -209,7 +204,7 @@ def test_text_reader_shapes_grads_and_decoding():
     labels = torch.tensor([[1, 2, 3], [4, 4, 0], [5, 0, 0]])
     loss = F.ctc_loss(log_probs.transpose(0, 1), labels, torch.full((3,), 16), torch.tensor([3, 2, 1]))
     loss.backward()
-    all_grads_nonzero(reader)
+    assert_every_parameter_gets_a_gradient(reader)
     assert len(ctc_greedy_decode(log_probs.detach())) == 3
 
 
