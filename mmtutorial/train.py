@@ -142,6 +142,13 @@ class Trainer:
             under mixed precision on recent GPUs).
         compile: wrap the model's forward in ``torch.compile``: True, or a dict of its
             arguments (``{"backend": "eager"}`` needs no compiler).
+
+    Data parallelism (the chapter *When one device is not enough*): a model wrapped in
+    ``DistributedDataParallel`` trains through the wrapper, which averages the gradients of
+    every process, while ``trainer.model`` is the module inside, so that a checkpoint loads in
+    a single process. Epoch losses and metrics are then means over the examples of all
+    processes, and only the process of rank 0 writes checkpoints. Every process must run
+    ``fit`` and ``evaluate`` (they communicate).
     """
 
     def __init__(
@@ -173,8 +180,12 @@ class Trainer:
 
         self.device = get_device() if device is None else as_device(device)
         memory_format = torch.channels_last if check_bool("channels_last", channels_last) else torch.preserve_format
+        self._ddp = model if isinstance(model, nn.parallel.DistributedDataParallel) else None
+        if self._ddp is not None:  # forward through the wrapper (it averages gradients), keep the module inside
+            model = self._ddp.module
         self.model = model.to(self.device, memory_format=memory_format)
-        self._forward = torch.compile(self.model, **({} if compile is True else compile)) if compile else self.model
+        wrapper = self.model if self._ddp is None else self._ddp
+        self._forward = torch.compile(wrapper, **({} if compile is True else compile)) if compile else wrapper
         self.optimizer = optimizer
         prefer_fused(optimizer, self.device)
         self.loss_fn, self.step_fn, self.scheduler = loss_fn, step_fn, scheduler
@@ -357,7 +368,7 @@ class Trainer:
         complete = not stopped or self.batch_in_epoch == n_batches
         fraction = 1.0 if complete else self.batch_in_epoch / n_batches if n_batches else 0.5
         entries = {"epoch": self.epoch + fraction}
-        entries.update({f"train_{name}": m.value for name, m in self._meters.items()})  # one read per epoch
+        entries.update({f"train_{name}": value for name, value in self._values(self._meters).items()})  # one read
         if val_loader is not None:
             entries.update({f"val_{name}": value for name, value in self.evaluate(val_loader).items()})
         for key, value in entries.items():
@@ -373,6 +384,15 @@ class Trainer:
             done = entries["epoch"]
             shown = f"{done:g}" if done == int(done) else f"{done:.2f}"  # a stop inside an epoch: a fraction
             print(f"epoch {shown}/{epochs}  {cells}  ({seconds:.3g} s)", flush=True)
+
+    def _values(self, meters: dict[str, RunningMean]) -> dict[str, float]:
+        """The meters' means; under DistributedDataParallel, over the examples of every process."""
+        if self._ddp is None:
+            return {name: m.value for name, m in meters.items()}
+        sums = torch.tensor([[float(m.total), m.count] for m in meters.values()], dtype=torch.float64,
+                            device=self.device)  # (meters, 2): total and count, summed over processes
+        torch.distributed.all_reduce(sums, group=self._ddp.process_group)
+        return {name: (t / c if c else float("nan")) for name, (t, c) in zip(meters, sums.tolist())}
 
     def _flush_step_log(self) -> None:
         for key, values in self._step_log.items():
@@ -397,7 +417,7 @@ class Trainer:
                 self._update(meters, loss, out, target, batch)
         if meters["loss"].count == 0:
             raise ValueError("loader must yield at least one batch, got none")
-        return {name: m.value for name, m in meters.items()}
+        return self._values(meters)
 
     def predict(self, loader: Iterable) -> Any:
         """The model's outputs over ``loader``, concatenated along the batch axis, on the CPU.
@@ -526,8 +546,11 @@ class Trainer:
         It holds the model, optimizer, scheduler and scaler, the step, epoch and position in
         the epoch, the history and every random generator, so that :meth:`load_checkpoint`
         followed by the same ``fit`` reproduces an uninterrupted run bit for bit on the same
-        machine (see :class:`~mmtutorial.checkpoint.EpochReplay` for the limits).
+        machine (see :class:`~mmtutorial.checkpoint.EpochReplay` for the limits). Under
+        DistributedDataParallel only the process of rank 0 writes.
         """
+        if self._ddp is not None and torch.distributed.get_rank(self._ddp.process_group) != 0:
+            return
         checkpoint.save(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:

@@ -67,6 +67,13 @@ class DeviceLoader:
     and the Trainer saves and restores its state in checkpoints. Without shuffling, batches
     are views into the tensors, in order. ``drop_last=True`` drops the last batch when it is
     smaller than ``batch_size``, as ``DataLoader`` does.
+
+    Sharding, for data-parallel training (the chapter *When one device is not enough*):
+    with ``num_replicas=W`` and ``rank=r`` the loader serves only the samples at positions
+    ``r, r + W, r + 2W, ...`` of the epoch's order, padded by wrapping around to
+    ``ceil(N / W)`` samples as ``DistributedSampler`` does, so that every process runs the same
+    number of steps. Shuffled shards need a ``generator`` seeded the same in every process:
+    the processes must agree on the order they split.
     """
 
     def __init__(
@@ -77,8 +84,13 @@ class DeviceLoader:
         drop_last: bool = False,
         device: torch.device | str | None = None,
         generator: torch.Generator | None = None,
+        *,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
         self.device = get_device() if device is None else as_device(device)
+        self.num_replicas = check_int("num_replicas", num_replicas, min=1)
+        self.rank = check_int("rank", rank, min=0, max=self.num_replicas - 1)
         self.batch_size = check_int("batch_size", batch_size, min=1)
         self.shuffle = check_bool("shuffle", shuffle)
         self.drop_last = check_bool("drop_last", drop_last)
@@ -88,6 +100,9 @@ class DeviceLoader:
                 raise ValueError(f"generator must be on the loader's device {self.device}, "
                                  f"got one on {generator.device}")
         self.generator = generator
+        if self.num_replicas > 1 and self.shuffle and generator is None:
+            raise ValueError("a shuffled loader with num_replicas > 1 needs a generator seeded the same in "
+                             "every process, got generator=None")
         if isinstance(tensors, torch.Tensor):
             self._kind, named = "tensor", {"0": tensors}
         elif isinstance(tensors, Mapping):
@@ -107,15 +122,16 @@ class DeviceLoader:
         n = check_same_length(**{f"tensors[{k}]": t for k, t in named.items()})
         if n == 0:
             raise ValueError("tensors must hold at least one sample, got N = 0")
-        if self.drop_last and n < self.batch_size:
-            raise ValueError(f"drop_last=True with {n} samples and batch_size={self.batch_size} "
+        self._size = math.ceil(n / self.num_replicas)  # samples this process serves per epoch
+        if self.drop_last and self._size < self.batch_size:
+            raise ValueError(f"drop_last=True with {self._size} samples and batch_size={self.batch_size} "
                              "leaves no batch at all")
         self._columns = {k: t.to(self.device) for k, t in named.items()}
         self.num_samples = n
 
     def __len__(self) -> int:
         """Batches per epoch."""
-        whole, rest = divmod(self.num_samples, self.batch_size)
+        whole, rest = divmod(self._size, self.batch_size)
         return whole + (1 if rest and not self.drop_last else 0)
 
     def _order(self) -> torch.Tensor | None:
@@ -136,11 +152,22 @@ class DeviceLoader:
             generator = torch.Generator(device=self.device).manual_seed(seed)
         return torch.randperm(self.num_samples, generator=generator, device=self.device)
 
+    def _shard(self, order: torch.Tensor | None) -> torch.Tensor:
+        """This process's positions (ceil(N / W),) of the epoch's order: every W-th, from ``rank``."""
+        if order is None:
+            order = torch.arange(self.num_samples, device=self.device)
+        total = self._size * self.num_replicas
+        if total > self.num_samples:  # pad by wrapping around, as DistributedSampler does
+            order = order.repeat(math.ceil(total / self.num_samples))[:total]
+        return order[self.rank:total:self.num_replicas]
+
     def __iter__(self) -> Iterator[Any]:
         order = self._order()
+        if self.num_replicas > 1:
+            order = self._shard(order)
         for b in range(len(self)):
             lo = b * self.batch_size
-            hi = min(lo + self.batch_size, self.num_samples)
+            hi = min(lo + self.batch_size, self._size)
             if order is None:
                 batch = [t[lo:hi] for t in self._columns.values()]  # views: no copy
             else:
@@ -160,5 +187,6 @@ class DeviceLoader:
         return tuple(batch)
 
     def __repr__(self) -> str:
+        shard = f", rank={self.rank}/{self.num_replicas}" if self.num_replicas > 1 else ""
         return (f"DeviceLoader(samples={self.num_samples}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last}, device={self.device})")
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, device={self.device}{shard})")
