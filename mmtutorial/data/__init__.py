@@ -17,6 +17,9 @@
   exact span of every digit, and the French number words they translate to.
 - `words`: words rendered into images (Pillow, DejaVu Sans) for reading text in images, and a
   reader for cropped word images in the ICDAR layout.
+- `video`: short clips of moving ShapesWorld objects with events (a colour change, a visitor
+  that appears or leaves, a collision), questions whose answers do or do not depend on the
+  order of the frames, the event frames and template captions; a reader for frame folders.
 - `splits`: deterministic stratified train/test splits.
 - `loading`: `DictDataset` (named columns, dict samples) and `DeviceLoader` (batches of
   in-memory tensors served on the device).
@@ -58,6 +61,7 @@ from .shapesworld import (
 from .splits import stratified_split
 from .spoken_digits import SpokenDigits, load_digit_recordings, make_spoken_digits, voice_split
 from .text import SPECIALS, Vocab, read_labelled_texts, tokenize
+from .video import VideoClips, VideoFolders, load_video_folders, make_video_clips
 from .words import WordImages, load_word_crops, make_words, render_words
 
 __all__ = [
@@ -82,12 +86,14 @@ __all__ = [
     "load_clevr_questions",
     "load_digit_recordings",
     "load_fashion_mnist",
+    "load_video_folders",
     "load_word_crops",
     "make_av_digits",
     "make_digit_sequences",
     "make_multi_object",
     "make_shapesworld",
     "make_spoken_digits",
+    "make_video_clips",
     "make_words",
     "MultiObjectData",
     "pair_by_label",
@@ -107,6 +113,8 @@ __all__ = [
     "tokenize",
     "trim_bounds",
     "VERTICALS",
+    "VideoClips",
+    "VideoFolders",
     "Vocab",
     "voice_split",
     "WordImages",
