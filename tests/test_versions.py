@@ -119,32 +119,42 @@ CHANGELOG_BETWEEN = """# Changelog
 ## [Unreleased]
 ### Added
 - something
-## [0.2.0] - 2026-11-30
+## [8.0.0] - 2026-11-30
 - first
-[0.2.0]: https://example.org
+[8.0.0]: https://example.org
 """
+
+
+def set_version(root: pathlib.Path, version: str) -> None:
+    """Rewrite the copied pyproject.toml's version (as the pull request after a release does)."""
+    path = root / "pyproject.toml"
+    path.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"', path.read_text(encoding="utf-8"), flags=re.M))
 
 
 @pytest.mark.skipif(not (ROOT / "notebooks" / "01_multimodal_models.ipynb").exists(), reason="no chapter 01")
 def test_between_releases_badges_open_the_latest_release_and_cells_install_the_next(tmp_path):
-    root = make_project(tmp_path, "0.3.0", CHANGELOG_BETWEEN)
+    # Versions of a made-up project, so that the test holds whatever version the book is at:
+    # 8.0.0 is released (dated), then main moves on to 8.1.0.
+    root = make_project(tmp_path, "8.0.0", CHANGELOG_BETWEEN)
     nb = root / "notebooks" / "01_multimodal_models.ipynb"
-    assert colab_cell.badge_release("0.3.0", root) == "0.2.0"
+    colab_cell.write(nb, root)  # the chapter as released: badge and setup cell at 8.0.0
+    set_version(root, "8.1.0")
+    assert colab_cell.badge_release("8.1.0", root) == "8.0.0"
     assert colab_cell.write(nb, root)
     data = colab_cell.load(nb)
     badge = colab_cell.BADGE_RE.findall("".join(colab_cell.first_markdown(data)["source"]))
-    assert badge == [colab_cell.badge_line(nb.name, "0.2.0", "mmtutorial/mmtutorial")]
-    assert "/blob/v0.2.0/notebooks/01_multimodal_models.ipynb" in badge[0]
+    assert badge == [colab_cell.badge_line(nb.name, "8.0.0", "mmtutorial/mmtutorial")]
+    assert "/blob/v8.0.0/notebooks/01_multimodal_models.ipynb" in badge[0]
     setup = "".join(colab_cell.setup_cell(data)["source"])
-    assert '"mmtutorial==0.3.0"' in setup and "mmtutorial@v0.3.0" in setup
+    assert '"mmtutorial==8.1.0"' in setup and "mmtutorial@v8.1.0" in setup
     assert colab_cell.setup_cell(data)["id"] == "c001", "cell ids are kept"
-    # Only the badge line and the setup cell changed; the outputs print the old version.
+    # Only the badge line and the setup cell changed; the outputs print another version.
     assert colab_cell.problems(nb, root, outputs=False) == []
     assert any("re-execute" in p for p in colab_cell.problems(nb, root))
     assert not colab_cell.write(nb, root), "writing twice changes nothing"
-    # The release pull request dates the entry: now the badge opens v0.3.0 too.
-    (root / "CHANGELOG.md").write_text(CHANGELOG_BETWEEN.replace("## [Unreleased]", "## [Unreleased]\n## [0.3.0] - 2026-12-24"))
-    assert colab_cell.badge_release("0.3.0", root) == "0.3.0"
+    # The release pull request dates the entry: now the badge opens v8.1.0 too.
+    (root / "CHANGELOG.md").write_text(CHANGELOG_BETWEEN.replace("## [Unreleased]", "## [Unreleased]\n## [8.1.0] - 2026-12-24"))
+    assert colab_cell.badge_release("8.1.0", root) == "8.1.0"
     assert any("badge line" in p for p in colab_cell.problems(nb, root, outputs=False))
     colab_cell.write(nb, root)
     assert colab_cell.problems(nb, root, outputs=False) == []
@@ -189,16 +199,17 @@ def test_setup_cell_is_valid_python_that_never_installs_torch():
 
 
 def test_release_check_accepts_only_the_tag_of_a_dated_version(tmp_path):
-    root = make_project(tmp_path, "0.3.0", CHANGELOG_BETWEEN)
+    root = make_project(tmp_path, "8.1.0", CHANGELOG_BETWEEN)
     colab_cell.write(root / "notebooks" / "01_multimodal_models.ipynb", root)
-    found = release_check.problems("v0.3.0", root)
+    found = release_check.problems("v8.1.0", root)
     assert any("no dated entry" in p for p in found), found
-    assert any("tag v0.2.0 does not match" in p for p in release_check.problems("v0.2.0", root))
-    assert any("not of the form" in p for p in release_check.problems("0.3.0", root))
+    assert any("tag v8.0.0 does not match" in p for p in release_check.problems("v8.0.0", root))
+    assert any("not of the form" in p for p in release_check.problems("8.1.0", root))
 
 
 def test_release_check_cli_on_this_checkout():
-    """What the release workflow would say if main were tagged now (fails until 09-11 are written)."""
+    """What the release workflow would say if main were tagged now: accepted at a release commit,
+    refused (no dated entry) between releases."""
     dated = colab_cell.released(ROOT)
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "release_check.py"), f"v{VERSION}"],
                           capture_output=True, text=True, cwd=ROOT)
