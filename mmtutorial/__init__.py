@@ -21,6 +21,16 @@ layer imports only the layers above it in this list:
 ``seq2seq``, ``ctc``        the encoder-decoder with attention (teacher forcing, greedy
                             decoding); CTC decoding and the acoustic model that reads speech
 ``vqa``                     visual question answering and reading text in images
+``diffusion``, ``vae``      generating images from text: noise schedules, denoisers (an MLP
+                            and a small U-Net), DDPM/DDIM sampling with classifier-free
+                            guidance, editing; the conditional VAE it is compared with
+``video``                   frame encoders and temporal models (pooling, GRU, attention),
+                            keyframe selection and its F1, a clip captioner
+``lm``, ``vlp``             a causal Transformer language model (sampling, beam search, the
+                            key-value cache); image-text contrastive, matching and captioning
+``lora``, ``mllm``          low-rank adapters; a LLaVA-style assistant, Flamingo's gated
+                            cross-attention, POPE-style hallucination metrics
+``privacy``                 membership inference: per-example losses, ROC AUC
 ``losses``, ``metrics``     cross-entropy and BCE from their equations, multi-task weights,
                             the contrastive (CLIP) loss; accuracy and the running mean,
                             Recall@K, edit distance and word/character error rates
@@ -29,6 +39,9 @@ layer imports only the layers above it in this list:
                             and the training loop*, line for line
 ``checkpoint``              exact resume beside it: random states, atomic saves, replay of a
                             stopped epoch, safe loading
+``distributed``             the Trainer under ``torchrun``: DistributedDataParallel, sharded
+                            loading, rank-0 checkpoints, FSDP, gradient accumulation, memory
+                            accounting (``distributed_example`` is the launched script)
 ``benchmark``               the Trainer against a hand-written loop, as the chapter runs it
 ``plot``, ``widgets``       figures and interactive explorers
 ==========================  ================================================================
