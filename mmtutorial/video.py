@@ -49,6 +49,14 @@ def _check_frames(x: torch.Tensor, dim: int | None = None, name: str = "x") -> t
 
 
 # ----- frames --------------------------------------------------------------------------------------
+def _linear_heads(name: str, classes: Mapping[str, int], dim: int, what: str) -> nn.ModuleDict:
+    """One linear head D -> C per entry of ``classes`` (name -> number of classes, at least 2)."""
+    check_type(name, classes, Mapping, f"a dict of {what} -> number of classes")
+    if not classes:
+        raise ValueError(f"{name} must name at least one {what}")
+    return nn.ModuleDict({k: nn.Linear(dim, check_int(f"{name}[{k!r}]", c, min=2)) for k, c in classes.items()})
+
+
 class FrameEncoder(nn.Module):
     """Clips (B, T, C, H, W) -> frame vectors (B, T, dim): ``image_encoder`` on every frame, then
     a linear layer and ReLU. ``in_dim`` is the image encoder's output size (``out_dim`` of a
@@ -78,11 +86,7 @@ class FrameTagger(nn.Module):
     def __init__(self, encoder: FrameEncoder, heads: Mapping[str, int]) -> None:
         super().__init__()
         self.encoder = check_type("encoder", encoder, FrameEncoder, "a FrameEncoder")
-        check_type("heads", heads, Mapping, "a dict of name -> number of classes")
-        if not heads:
-            raise ValueError("heads must name at least one per-frame fact")
-        self.heads = nn.ModuleDict({k: nn.Linear(encoder.dim, check_int(f"heads[{k!r}]", c, min=2))
-                                    for k, c in heads.items()})
+        self.heads = _linear_heads("heads", heads, encoder.dim, "per-frame fact")
 
     def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.encoder(clips)  # (B, T, D)
@@ -169,11 +173,7 @@ class VideoClassifier(nn.Module):
         self.temporal = check_type("temporal", temporal, nn.Module, "an nn.Module")
         if not isinstance(getattr(temporal, "out_dim", None), int):
             raise TypeError(f"temporal must have an int attribute out_dim, got {type(temporal).__name__}")
-        check_type("classes", classes, Mapping, "a dict of question -> number of answers")
-        if not classes:
-            raise ValueError("classes must name at least one question")
-        self.heads = nn.ModuleDict({k: nn.Linear(temporal.out_dim, check_int(f"classes[{k!r}]", c, min=2))
-                                    for k, c in classes.items()})
+        self.heads = _linear_heads("classes", classes, temporal.out_dim, "question")
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.temporal(x)  # (B, hidden)
