@@ -75,8 +75,11 @@ def test_wheel_holds_the_package_and_its_metadata(dists):
     assert meta["Requires-Python"], "Requires-Python is declared"
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
     assert {"Documentation", "Repository", "Changelog"} <= set(urls), urls
+    assert meta["License-Expression"] == "MIT", meta["License-Expression"]
     with zipfile.ZipFile(dists["wheel"]) as zf:
+        license_text = zf.read(f"mmtutorial-{VERSION}.dist-info/licenses/LICENSE").decode()
         names = {n for n in zf.namelist() if not n.startswith(f"mmtutorial-{VERSION}.dist-info/")}
+    assert license_text == (ROOT / "LICENSE").read_text(), "the wheel carries the repository's LICENSE"
     expected = {f for f in tracked_package_files() if f.endswith(".py")}
     assert expected - names == set(), f"the wheel lacks {sorted(expected - names)}"
     stray = sorted(n for n in names if not n.startswith("mmtutorial/"))
@@ -86,7 +89,7 @@ def test_wheel_holds_the_package_and_its_metadata(dists):
 def test_sdist_holds_what_a_build_needs(dists):
     with tarfile.open(dists["sdist"]) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
-    needed = {"pyproject.toml", "README.md"} | {f for f in tracked_package_files() if f.endswith(".py")}
+    needed = {"pyproject.toml", "README.md", "LICENSE"} | {f for f in tracked_package_files() if f.endswith(".py")}
     assert needed - names == set(), f"the sdist lacks {sorted(needed - names)}"
 
 
