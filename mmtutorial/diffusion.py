@@ -21,7 +21,7 @@ proves these versions equal to it:
   partway, then denoise it under the new caption;
 - evaluation and data: `AttributeClassifier` and `attribute_accuracy` (a judge trained on real
   images scores what generated images show), `make_generation_data` (ShapesWorld scenes of one
-  large shape, near the centre or freely placed) and `load_captioned_images` (a captioned image
+  shape, large or of several sizes, near the centre or freely placed) and `load_captioned_images` (a captioned image
   folder such as Flickr8k, for the chapter's section on real data).
 """
 
@@ -509,23 +509,27 @@ class GenerationData:
     images: torch.Tensor  # (N, 3, S, S) float32 in [0, 1]
     captions: list[str]
     tokens: torch.Tensor  # (N, T) int64, padded with 0
-    labels: dict[str, torch.Tensor]  # "color", "shape": (N,) int64 (shape indexes `shapes`)
-    shapes: tuple[str, ...]
+    labels: dict[str, torch.Tensor]  # "color", "shape" (and "size" for several sizes): (N,) int64
+    shapes: tuple[str, ...]  # what labels["shape"] indexes
     vocab: Vocab
+    sizes: tuple[str, ...] = ("large",)  # what labels["size"] indexes, when there are several
 
     def __len__(self) -> int:
         return len(self.captions)
 
 
 def make_generation_data(n: int, *, image_size: int = 16, placement: str = "center",
-                         shapes: Sequence[str] = ("circle", "square", "triangle"), size: str = "large",
-                         seed: int = 0, noise: float = 0.02, max_len: int = 12) -> GenerationData:
-    """``n`` ShapesWorld scenes of one shape of a fixed ``size``, with their captions.
+                         shapes: Sequence[str] = ("circle", "square", "triangle"),
+                         size: str | Sequence[str] = "large", seed: int = 0, noise: float = 0.02,
+                         max_len: int = 12) -> GenerationData:
+    """``n`` ShapesWorld scenes of one shape each, of a fixed ``size``, with their captions.
 
     ``placement="center"``: the shape sits within 0.1 (image units, [-1, 1] across) of the
     centre; ``"free"``: ShapesWorld's own left / centre / right and upper / lower positions.
     Colours are all six; ``shapes`` is a subset of SHAPES (the labels index it). Captions
-    come from ShapesWorld's templates (size and position words stay true).
+    come from ShapesWorld's templates (size and position words stay true). ``size`` is one
+    of SIZES, or several (e.g. ``("medium", "large")``): then each scene draws one uniformly and
+    ``labels["size"]`` indexes that list.
     """
     n = check_int("n", n, min=1)
     check_choice("placement", placement, ("center", "free"))
@@ -534,11 +538,18 @@ def make_generation_data(n: int, *, image_size: int = 16, placement: str = "cent
         raise ValueError(f"shapes must name at least one shape, without repeats, got {shapes!r}")
     for s in shapes:
         check_choice("shapes", s, SHAPES)
-    size_id = SIZES.index(check_choice("size", size, SIZES))
+    if isinstance(size, str):
+        sizes: tuple[str, ...] = (size,)
+    else:
+        sizes = tuple(check_type("size", size, (list, tuple), "a size name or a list of size names"))
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise ValueError(f"size must name at least one size, without repeats, got {size!r}")
+    size_ids = np.array([SIZES.index(check_choice("size", z, SIZES)) for z in sizes])
     rng = np.random.default_rng(check_int("seed", seed, min=0))
     excluded = [(c, s) for c in COLOR_NAMES for s in SHAPES if s not in shapes]
     scenes = sample_scenes(n, rng, split="train" if excluded else "all", heldout_pairs=excluded or HELDOUT_PAIRS)
-    scenes = dataclasses.replace(scenes, size=np.full(n, size_id))
+    size_label = rng.integers(0, len(sizes), n) if len(sizes) > 1 else np.zeros(n, dtype=np.int64)
+    scenes = dataclasses.replace(scenes, size=size_ids[size_label])
     if placement == "center":
         scenes = dataclasses.replace(scenes, position=np.full(n, 1), cx=rng.uniform(-0.1, 0.1, n),
                                      cy=rng.uniform(-0.1, 0.1, n))
@@ -548,9 +559,10 @@ def make_generation_data(n: int, *, image_size: int = 16, placement: str = "cent
     vocab = shapesworld_vocab()
     tokens, _ = vocab.encode(captions, max_len=max_len)
     shape_ids = torch.as_tensor([shapes.index(SHAPES[s]) for s in scenes.shape.tolist()])
-    return GenerationData(images, captions, tokens,
-                          {"color": torch.as_tensor(scenes.color, dtype=torch.long), "shape": shape_ids},
-                          tuple(shapes), vocab)
+    labels = {"color": torch.as_tensor(scenes.color, dtype=torch.long), "shape": shape_ids}
+    if len(sizes) > 1:
+        labels["size"] = torch.as_tensor(size_label, dtype=torch.long)
+    return GenerationData(images, captions, tokens, labels, tuple(shapes), vocab, sizes)
 
 
 def load_captioned_images(root: str | os.PathLike, captions_file: str = "captions.txt", images_dir: str = "Images",

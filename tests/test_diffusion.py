@@ -227,6 +227,27 @@ def test_make_generation_data(data):
         make_generation_data(4, shapes=("circle", "circle"))
 
 
+def test_make_generation_data_with_several_sizes():
+    one = make_generation_data(300, image_size=16, seed=5)
+    assert "size" not in one.labels and one.sizes == ("large",)
+    torch.testing.assert_close(one.images, make_generation_data(300, image_size=16, size="large", seed=5).images)
+    two = make_generation_data(300, image_size=16, size=("medium", "large"), seed=5)
+    assert two.sizes == ("medium", "large") and set(two.labels["size"].tolist()) == {0, 1}
+    # a large shape covers more pixels than a medium one (the background is grey, the shape saturated)
+    ink = (two.images.std(1) > 0.1).float().mean((1, 2))                       # (N,) share of coloured pixels
+    assert ink[two.labels["size"] == 1].mean() > 1.3 * ink[two.labels["size"] == 0].mean()
+    words = {0: ("medium", "medium-sized", "average"), 1: ("large", "big", "huge")}
+    for caption, z in zip(two.captions, two.labels["size"].tolist()):   # a caption that names a size names the right one
+        named = [k for k, ws in words.items() if any(w in caption.split() for w in ws)]
+        assert named in ([], [z]), caption
+    with pytest.raises(ValueError, match="size"):
+        make_generation_data(4, size=("large", "large"))
+    with pytest.raises(ValueError, match="size"):
+        make_generation_data(4, size="enormous")
+    with pytest.raises(TypeError, match="size"):
+        make_generation_data(4, size={"large"})
+
+
 def test_load_captioned_images_reads_a_flickr_style_folder(tmp_path):
     (tmp_path / "Images").mkdir()
     for name, color in (("a.jpg", (255, 0, 0)), ("b.jpg", (0, 0, 255))):
