@@ -21,8 +21,8 @@ proves these versions equal to it:
   partway, then denoise it under the new caption;
 - evaluation and data: `AttributeClassifier` and `attribute_accuracy` (a judge trained on real
   images scores what generated images show), `make_generation_data` (ShapesWorld scenes of one
-  shape, large or of several sizes, near the centre or freely placed) and `load_captioned_images` (a captioned image
-  folder such as Flickr8k, for the chapter's section on real data).
+  shape, of one size or several, near the centre or freely placed) and `load_captioned_images`
+  (a captioned image folder such as Flickr8k, for the chapter's section on real data).
 """
 
 from __future__ import annotations
@@ -522,7 +522,7 @@ def make_generation_data(n: int, *, image_size: int = 16, placement: str = "cent
                          shapes: Sequence[str] = ("circle", "square", "triangle"),
                          size: str | Sequence[str] = "large", seed: int = 0, noise: float = 0.02,
                          max_len: int = 12) -> GenerationData:
-    """``n`` ShapesWorld scenes of one shape each, of a fixed ``size``, with their captions.
+    """``n`` ShapesWorld scenes of one shape each, of one ``size`` or several, with their captions.
 
     ``placement="center"``: the shape sits within 0.1 (image units, [-1, 1] across) of the
     centre; ``"free"``: ShapesWorld's own left / centre / right and upper / lower positions.
