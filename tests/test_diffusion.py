@@ -237,7 +237,7 @@ def test_make_generation_data_with_several_sizes():
     ink = (two.images.std(1) > 0.1).float().mean((1, 2))                       # (N,) share of coloured pixels
     assert ink[two.labels["size"] == 1].mean() > 1.3 * ink[two.labels["size"] == 0].mean()
     words = {0: ("medium", "medium-sized", "average"), 1: ("large", "big", "huge")}
-    for caption, z in zip(two.captions, two.labels["size"].tolist()):   # a caption that names a size names the right one
+    for caption, z in zip(two.captions, two.labels["size"].tolist()):  # a named size is the right one
         named = [k for k, ws in words.items() if any(w in caption.split() for w in ws)]
         assert named in ([], [z]), caption
     with pytest.raises(ValueError, match="size"):
