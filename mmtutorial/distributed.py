@@ -39,6 +39,7 @@ from torch import nn
 from ._checks import check_choice, check_int, check_type
 from .data.loading import DeviceLoader, Tensors
 from .device import as_device
+from .metrics import all_reduce_means
 
 __all__ = [
     "accumulate_gradients",
@@ -176,10 +177,7 @@ def all_reduce_mean(value: float | torch.Tensor, count: int = 1) -> float:
     if not _group_ready():
         return float(value)
     device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-    sums = torch.tensor([float(value) * count, count], dtype=torch.float64, device=device)
-    dist.all_reduce(sums)  # (2,): total and count over processes
-    total, n = sums.tolist()
-    return total / n if n else float("nan")
+    return all_reduce_means([(float(value) * count, count)], device)[0]
 
 
 # ----------------------------------------------------------------------------- gradients

@@ -13,6 +13,9 @@ set and return Python floats where their docstrings say so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
 from ._checks import check_int, check_tensor
@@ -20,6 +23,7 @@ from ._checks import check_int, check_tensor
 __all__ = [
     "RunningMean",
     "accuracy",
+    "all_reduce_means",
     "character_error_rate",
     "edit_distance",
     "error_rate",
@@ -141,6 +145,20 @@ class RunningMean:
 
     def __repr__(self) -> str:
         return f"RunningMean(value={self.value:.4g}, count={self.count})"
+
+
+def all_reduce_means(sums: Sequence[tuple[float | torch.Tensor, int]], device: torch.device | str,
+                     group: Any = None) -> list[float]:
+    """Means over every process of ``(total, count)`` pairs, such as a RunningMean's.
+
+    Each pair's totals and counts are summed over the processes of ``group`` (default: all)
+    in one ``all_reduce`` on ``device`` (the backend's: a GPU for NCCL, the CPU for gloo), then
+    divided: the mean over all examples, NaN where no process saw any. Every process must
+    call it (it communicates).
+    """
+    pairs = torch.tensor([[float(total), count] for total, count in sums], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(pairs, group=group)  # (len(sums), 2): totals and counts over processes
+    return [total / count if count else float("nan") for total, count in pairs.tolist()]
 
 
 # ----- retrieval -----

@@ -50,7 +50,7 @@ from torch import nn
 from . import checkpoint
 from ._checks import check_bool, check_int, check_number, check_path, check_type
 from .device import amp_dtype, as_device, autocast, get_device, map_tensors, to_device
-from .metrics import RunningMean
+from .metrics import RunningMean, all_reduce_means
 
 __all__ = ["Trainer", "prefer_fused"]
 
@@ -389,10 +389,9 @@ class Trainer:
         """The meters' means; under DistributedDataParallel, over the examples of every process."""
         if self._ddp is None:
             return {name: m.value for name, m in meters.items()}
-        sums = torch.tensor([[float(m.total), m.count] for m in meters.values()], dtype=torch.float64,
-                            device=self.device)  # (meters, 2): total and count, summed over processes
-        torch.distributed.all_reduce(sums, group=self._ddp.process_group)
-        return {name: (t / c if c else float("nan")) for name, (t, c) in zip(meters, sums.tolist())}
+        means = all_reduce_means([(m.total, m.count) for m in meters.values()], self.device,
+                                 group=self._ddp.process_group)
+        return dict(zip(meters, means))
 
     def _flush_step_log(self) -> None:
         for key, values in self._step_log.items():
