@@ -270,18 +270,20 @@ class UncertaintyWeighting(nn.Module):
 # (chapter: Aligning text and images: contrastive learning and CLIP)
 
 
-def info_nce(logits: torch.Tensor) -> torch.Tensor:
+def info_nce(logits: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """InfoNCE of a (B, B) score matrix whose positives lie on the diagonal, the batch mean.
 
     Row i scores query i against every key; key i is its positive, the other B - 1 keys are
     negatives: ``loss_i = log_sum_exp_j(logits_ij) - logits_ii``, the cross-entropy with
     labels ``arange(B)``. Written with the diagonal instead of a label tensor, so nothing is
     read back from the GPU. Half-precision logits are computed in float32.
+    ``reduction="none"`` returns the (B,) per-row losses, ``"sum"`` their sum.
     """
     logits = _at_least_float32(check_tensor("logits", logits, "(B, B)", dtype="float", nonempty=True))
     if logits.shape[0] != logits.shape[1]:
         raise ValueError(f"logits must be square (B, B), one positive per row on the diagonal, got {tuple(logits.shape)}")
-    return (log_sum_exp(logits, dim=1) - logits.diagonal()).mean()
+    reduction = check_choice("reduction", reduction, REDUCTIONS)
+    return _reduce(log_sum_exp(logits, dim=1) - logits.diagonal(), reduction)
 
 
 def clip_loss(logits_per_image: torch.Tensor) -> torch.Tensor:

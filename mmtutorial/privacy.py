@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import check_number, check_tensor
+from .losses import info_nce
 
 __all__ = ["per_pair_clip_loss", "roc_auc", "tpr_at_fpr"]
 
@@ -30,15 +31,10 @@ def per_pair_clip_loss(logits: torch.Tensor) -> torch.Tensor:
     whole pool of pairs rather than a training batch), the diagonal holding the true pairs.
     Pair i's loss is the mean of its two cross-entropies, over its row and over its column:
     ``(lse_j L[i, j] - L[i, i] + lse_j L[j, i] - L[i, i]) / 2``, so that the mean over i is
-    ``clip_loss(logits)``. Half-precision logits are computed in float32.
+    ``clip_loss(logits)``: :func:`mmtutorial.losses.info_nce` per row, of the rows and of the
+    columns. Half-precision logits are computed in float32.
     """
-    logits = check_tensor("logits", logits, "(B, B)", dtype="float", nonempty=True)
-    if logits.shape[0] != logits.shape[1]:
-        raise ValueError(f"logits must be square (B, B), one true pair per row on the diagonal, got {tuple(logits.shape)}")
-    if logits.dtype in (torch.float16, torch.bfloat16):
-        logits = logits.float()
-    diag = logits.diagonal()  # (B,)
-    return (torch.logsumexp(logits, dim=1) - diag + torch.logsumexp(logits, dim=0) - diag) / 2  # (B,)
+    return (info_nce(logits, reduction="none") + info_nce(logits.T, reduction="none")) / 2  # (B,): row and column
 
 
 def _check_scores(scores: torch.Tensor, is_member: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

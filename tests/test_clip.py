@@ -44,6 +44,11 @@ def test_clip_loss_equals_the_two_cross_entropies_of_pytorch():
     expected = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
     torch.testing.assert_close(clip_loss(logits), expected)
     torch.testing.assert_close(info_nce(logits), F.cross_entropy(logits, labels))
+    for reduction in ("none", "sum"):
+        torch.testing.assert_close(info_nce(logits, reduction=reduction),
+                                   F.cross_entropy(logits, labels, reduction=reduction))
+    with pytest.raises(ValueError, match="reduction"):
+        info_nce(logits, reduction="max")
 
 
 def test_clip_loss_is_zero_for_perfect_alignment_and_log_n_for_uniform_scores():
