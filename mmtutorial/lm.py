@@ -33,6 +33,7 @@ __all__ = [
     "CausalLM",
     "CausalSelfAttention",
     "DecoderBlock",
+    "IGNORE_INDEX",
     "beam_search",
     "causal_mask",
     "generate",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 KV = tuple[torch.Tensor, torch.Tensor]
+IGNORE_INDEX = -100  # a target that no loss counts (PyTorch's default ignore_index)
 
 
 def causal_mask(n_queries: int, n_keys: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
@@ -204,20 +206,27 @@ def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor, pad_id: int | No
     logits of the token positions). Targets equal to ``pad_id`` are not counted; the exponential
     of this loss is the model's perplexity on the tokens.
     """
-    logits = check_tensor("logits", logits, "(B, T, V)", dtype="float")
-    tokens = check_tensor("tokens", tokens, "(B, T)", dtype="int")
-    if logits.shape[:2] != tokens.shape:
-        raise ValueError(f"logits must have shape (B, T, V) with (B, T) = {tuple(tokens.shape)}, "
-                         f"got {tuple(logits.shape)}")
+    logits, tokens = _check_logits(logits, tokens, "tokens")
     if tokens.shape[1] < 2:
         raise ValueError(f"tokens must hold at least 2 positions to predict one, got {describe(tokens)}")
     targets = tokens[:, 1:]  # (B, T-1)
     return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                           ignore_index=-100 if pad_id is None else pad_id)
+                           ignore_index=IGNORE_INDEX if pad_id is None else pad_id)
 
 
-def _check_generation(model: CausalLM, prompt: torch.Tensor, max_new_tokens: int,
-                      prefix: torch.Tensor | None) -> int:
+def _check_logits(logits: torch.Tensor, targets: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``logits`` (B, T, V) and the (B, T) integer ``targets`` (called ``name``) they score."""
+    logits = check_tensor("logits", logits, "(B, T, V)", dtype="float")
+    targets = check_tensor(name, targets, "(B, T)", dtype="int")
+    if logits.shape[:2] != targets.shape:
+        raise ValueError(f"logits must have shape (B, T, V) with (B, T) = {tuple(targets.shape)}, "
+                         f"got {tuple(logits.shape)}")
+    return logits, targets
+
+
+def _check_generation(model: CausalLM, prompt: torch.Tensor, max_new_tokens: int, prefix: torch.Tensor | None,
+                      eos_id: int | None, pad_id: int | None) -> tuple[int, int | None, int | None]:
+    """``max_new_tokens``, ``eos_id`` and the token that follows it (``pad_id``, else ``eos_id``)."""
     check_type("model", model, CausalLM, "a CausalLM")
     prompt = check_tensor("prompt", prompt, "(B, T)", dtype="int")
     max_new_tokens = check_int("max_new_tokens", max_new_tokens, min=1)
@@ -228,7 +237,10 @@ def _check_generation(model: CausalLM, prompt: torch.Tensor, max_new_tokens: int
     if total > model.max_len:
         raise ValueError(f"prefix, prompt and max_new_tokens need {total} positions, more than the model's "
                          f"max_len={model.max_len}")
-    return max_new_tokens
+    if eos_id is not None:
+        eos_id = check_int("eos_id", eos_id, min=0, max=model.vocab_size - 1)
+    fill = eos_id if pad_id is None else check_int("pad_id", pad_id, min=0, max=model.vocab_size - 1)
+    return max_new_tokens, eos_id, fill
 
 
 def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None,
@@ -259,14 +271,11 @@ def generate(model: CausalLM, prompt: torch.Tensor, max_new_tokens: int, *, temp
     embeddings placed before the prompt, e.g. image tokens. ``generator`` makes sampling
     reproducible. Runs in the model's current mode; call ``model.eval()`` first.
     """
-    max_new_tokens = _check_generation(model, prompt, max_new_tokens, prefix)
+    max_new_tokens, eos_id, fill = _check_generation(model, prompt, max_new_tokens, prefix, eos_id, pad_id)
     temperature = check_number("temperature", temperature, above=0)
     if top_k is not None:
         top_k = check_int("top_k", top_k, min=1)
     greedy, use_cache = check_bool("greedy", greedy), check_bool("use_cache", use_cache)
-    if eos_id is not None:
-        eos_id = check_int("eos_id", eos_id, min=0, max=model.vocab_size - 1)
-    fill = eos_id if pad_id is None else check_int("pad_id", pad_id, min=0, max=model.vocab_size - 1)
     tokens = prompt
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)  # (B,)
     past = None
@@ -306,12 +315,9 @@ def beam_search(model: CausalLM, prompt: torch.Tensor, max_new_tokens: int, *, b
     outputs; 1: the mean per token). Returns tokens (B, T + max_new_tokens), and their scores
     (B,) if ``return_scores``. ``beam_size=1`` is greedy decoding.
     """
-    max_new_tokens = _check_generation(model, prompt, max_new_tokens, prefix)
+    max_new_tokens, eos_id, fill = _check_generation(model, prompt, max_new_tokens, prefix, eos_id, pad_id)
     K = check_int("beam_size", beam_size, min=1)
     length_penalty = check_number("length_penalty", length_penalty, min=0)
-    if eos_id is not None:
-        eos_id = check_int("eos_id", eos_id, min=0, max=model.vocab_size - 1)
-    fill = eos_id if pad_id is None else check_int("pad_id", pad_id, min=0, max=model.vocab_size - 1)
     B, device = prompt.shape[0], prompt.device
     tokens = prompt.repeat_interleave(K, dim=0)  # (B*K, T): beams of a row are adjacent
     beam_prefix = None if prefix is None else prefix.repeat_interleave(K, dim=0)
@@ -338,6 +344,6 @@ def beam_search(model: CausalLM, prompt: torch.Tensor, max_new_tokens: int, *, b
         if step + 1 < max_new_tokens:
             logits, past = model(token[:, None], past=_reorder(past, beam), use_cache=True)
     final = scores / lengths.view(B, K).clamp(min=1) ** length_penalty  # (B, K)
-    best = final.argmax(dim=-1) + torch.arange(B, device=device) * K  # (B,)
-    out = tokens.index_select(0, best)
-    return (out, final.gather(1, final.argmax(dim=-1, keepdim=True)).squeeze(1)) if return_scores else out
+    best = final.argmax(dim=-1)  # (B,): the best beam of each row
+    out = tokens.index_select(0, best + torch.arange(B, device=device) * K)
+    return (out, final.gather(1, best[:, None]).squeeze(1)) if return_scores else out

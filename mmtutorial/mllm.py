@@ -46,7 +46,7 @@ from .data.shapesworld import COLOR_NAMES, POSITIONS, SHAPES, SIZES, make_shapes
 from .data.splits import subset_index
 from .data.text import Vocab, tokenize
 from .fusion import CrossAttention
-from .lm import CausalLM, generate
+from .lm import IGNORE_INDEX, CausalLM, _check_logits, generate  # IGNORE_INDEX: prompt and padding targets
 from .vqa import YES_NO
 
 __all__ = [
@@ -71,7 +71,6 @@ ANSWER_WORDS: dict[str, tuple[str, ...]] = {"color": COLOR_NAMES, "shape": SHAPE
                                             "position": POSITIONS}
 POPE_TEMPLATE = "is there {object} ?"  # {object}: "a red circle", "an orange square"
 TASKS: tuple[str, ...] = ("caption", "question", "pope")
-IGNORE_INDEX = -100  # a target that no loss counts (prompt and padding positions)
 
 
 # ----- data ------------------------------------------------------------------------------------
@@ -287,11 +286,7 @@ def instruction_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     ``logits`` (B, T, V) are those of the text positions (no image prefix), ``targets`` (B, T)
     from `encode_instructions`.
     """
-    check_tensor("logits", logits, "(B, T, V)", dtype="float")
-    check_tensor("targets", targets, "(B, T)", dtype="int")
-    if logits.shape[:2] != targets.shape:
-        raise ValueError(f"logits must have shape (B, T, V) with (B, T) = {tuple(targets.shape)}, "
-                         f"got {tuple(logits.shape)}")
+    _check_logits(logits, targets, "targets")
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
 
 
@@ -301,11 +296,7 @@ def answer_predictions(logits: torch.Tensor, targets: torch.Tensor) -> tuple[tor
     The first answer token is read where the prompt ends (the first target that is not
     `IGNORE_INDEX`); for one-word answers, ``(pred == true).float().mean()`` is the accuracy.
     """
-    check_tensor("logits", logits, "(B, T, V)", dtype="float")
-    check_tensor("targets", targets, "(B, T)", dtype="int")
-    if logits.shape[:2] != targets.shape:
-        raise ValueError(f"logits must have shape (B, T, V) with (B, T) = {tuple(targets.shape)}, "
-                         f"got {tuple(logits.shape)}")
+    _check_logits(logits, targets, "targets")
     first = (targets != IGNORE_INDEX).int().argmax(dim=1)  # (B,)
     rows = torch.arange(len(targets), device=targets.device)
     return logits[rows, first].argmax(dim=-1), targets[rows, first]

@@ -176,8 +176,8 @@ class Captioner(nn.Module):
 
     def forward(self, regions: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """(B, N, image_dim), (B, T) -> logits of the token positions (B, T, vocab)."""
-        N = regions.shape[1] if isinstance(regions, torch.Tensor) and regions.ndim == 3 else 0
-        return self.lm(tokens, prefix=self.prefix(regions))[:, N:]
+        prefix = self.prefix(regions)  # (B, N, dim)
+        return self.lm(tokens, prefix=prefix)[:, prefix.shape[1]:]
 
     @torch.no_grad()
     def caption(self, regions: torch.Tensor, max_new_tokens: int, *, bos_id: int = 2, eos_id: int = 3,
