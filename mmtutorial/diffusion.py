@@ -54,6 +54,7 @@ from .data.splits import torch_generator
 from .data.text import Vocab
 from .encoders.image import ConvEncoder
 from .encoders.text import BagOfWords
+from .models import _linear_heads
 
 __all__ = [
     "AttributeClassifier",
@@ -472,12 +473,8 @@ class AttributeClassifier(nn.Module):
 
     def __init__(self, classes: Mapping[str, int], image_size: int = 16, channels: Sequence[int] = (32, 64)) -> None:
         super().__init__()
-        check_type("classes", classes, Mapping, "a dict of attribute name -> number of classes")
-        if not classes:
-            raise ValueError("classes must name at least one attribute")
         self.encoder = ConvEncoder(3, channels, image_size)
-        self.heads = nn.ModuleDict({name: nn.Linear(self.encoder.out_dim, check_int(f"classes[{name!r}]", n, min=2))
-                                    for name, n in classes.items()})
+        self.heads = _linear_heads("classes", classes, self.encoder.out_dim, "attribute")
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.encoder(images)  # (B, out_dim)

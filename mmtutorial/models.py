@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -40,6 +41,14 @@ __all__ = [
     "ogm_coefficients",
     "read_image_text_jsonl",
 ]
+
+
+def _linear_heads(name: str, classes: Mapping[str, int], dim: int, what: str) -> nn.ModuleDict:
+    """One linear head D -> C per entry of ``classes`` (name -> number of classes, at least 2)."""
+    check_type(name, classes, Mapping, f"a dict of {what} -> number of classes")
+    if not classes:
+        raise ValueError(f"{name} must name at least one {what}")
+    return nn.ModuleDict({k: nn.Linear(dim, check_int(f"{name}[{k!r}]", c, min=2)) for k, c in classes.items()})
 
 
 def _check_lengths(lengths: torch.Tensor | None, batch: int, steps: int, device: torch.device) -> torch.Tensor:

@@ -27,7 +27,9 @@ import torch
 from torch import nn
 
 from ._checks import check_bool, check_int, check_tensor, check_type, describe
+from .data.video import _even_indices
 from .encoders.text import masked_mean, sinusoidal_positions
+from .models import _linear_heads
 from .seq2seq import BiGRU, Seq2Seq
 
 __all__ = [
@@ -49,14 +51,6 @@ def _check_frames(x: torch.Tensor, dim: int | None = None, name: str = "x") -> t
 
 
 # ----- frames --------------------------------------------------------------------------------------
-def _linear_heads(name: str, classes: Mapping[str, int], dim: int, what: str) -> nn.ModuleDict:
-    """One linear head D -> C per entry of ``classes`` (name -> number of classes, at least 2)."""
-    check_type(name, classes, Mapping, f"a dict of {what} -> number of classes")
-    if not classes:
-        raise ValueError(f"{name} must name at least one {what}")
-    return nn.ModuleDict({k: nn.Linear(dim, check_int(f"{name}[{k!r}]", c, min=2)) for k, c in classes.items()})
-
-
 class FrameEncoder(nn.Module):
     """Clips (B, T, C, H, W) -> frame vectors (B, T, dim): ``image_encoder`` on every frame, then
     a linear layer and ReLU. ``in_dim`` is the image encoder's output size (``out_dim`` of a
@@ -244,7 +238,7 @@ def uniform_keyframes(n_frames: int, k: int | torch.Tensor) -> torch.Tensor:
     chosen = torch.zeros(len(k), T, dtype=torch.bool)
     for i, n in enumerate(k.tolist()):
         if n:
-            chosen[i, ((torch.arange(n) + 0.5) * T / n).long().clamp(max=T - 1)] = True
+            chosen[i, torch.from_numpy(_even_indices(T, n))] = True
     return chosen
 
 
