@@ -208,7 +208,7 @@ class MLPDenoiser(nn.Module):
         if bool((self.var <= 0).any()):
             raise ValueError("var must be positive")
         hidden = check_int("hidden", hidden, min=1)
-        self.depth = check_int("depth", depth, min=1)
+        depth = check_int("depth", depth, min=1)
         self.emb_dim = check_int("emb_dim", emb_dim, min=2)
         check_type("residual", residual, bool, "True or False")
         self.residual = residual
@@ -220,13 +220,17 @@ class MLPDenoiser(nn.Module):
         self.cond = nn.ModuleList(nn.Linear(emb_dim, hidden) for _ in range(depth + 1))
         self.out = nn.Linear(hidden, d)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    def _mlp(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """The MLP's output (B, C, S, S): the correction of the linear guess."""
         _check_step_inputs(x, t, tokens, (self.channels, self.image_size, self.image_size))
         e = F.silu(self.time(timestep_embedding(t, self.emb_dim)) + self.text(tokens))  # (B, E)
         h = F.silu(self.inp(x.flatten(1)) + self.cond[0](e))  # (B, hidden)
         for layer, cond in zip(self.layers, self.cond[1:]):
             h = F.silu(layer(h) + cond(e))  # (B, hidden)
-        out = self.out(h).view_as(x)  # (B, C, S, S)
+        return self.out(h).view_as(x)  # (B, C, S, S)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        out = self._mlp(x, t, tokens)
         if not self.residual:
             return out
         if self.predict == "x0":  # out corrects the linear guess of x0; return the noise it implies
@@ -237,14 +241,10 @@ class MLPDenoiser(nn.Module):
     def predict_x0(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """The clean image the model predicts, (B, C, S, S); exact (no division by sqrt(abar_t)) with predict="x0"."""
         if self.predict == "x0" and self.residual:
-            _check_step_inputs(x, t, tokens, (self.channels, self.image_size, self.image_size))
+            out = self._mlp(x, t, tokens)
             a = _gather(self.abar, t, x.ndim)
-            e = F.silu(self.time(timestep_embedding(t, self.emb_dim)) + self.text(tokens))
-            h = F.silu(self.inp(x.flatten(1)) + self.cond[0](e))
-            for layer, cond in zip(self.layers, self.cond[1:]):
-                h = F.silu(layer(h) + cond(e))
             linear_x0 = self.mean + a.sqrt() * self.var * (x - a.sqrt() * self.mean) / (a * self.var + 1 - a)
-            return linear_x0 + self.out(h).view_as(x)
+            return linear_x0 + out
         a = _gather(self.abar, t, x.ndim)
         return (x - (1 - a).sqrt() * self(x, t, tokens)) / a.sqrt()
 

@@ -49,7 +49,7 @@ from .image_files import read_rgb
 from .multiobject import MultiObjectScenes, render_multi_object
 from .shapesworld import COLOR_JITTER, COLOR_NAMES, COLORS, SHAPES
 from .splits import torch_generator
-from .text import Vocab, tokenize
+from .text import EOS, Vocab, tokenize
 
 __all__ = [
     "COLOR_PAIRS", "EVENT_KINDS", "HALF_WIDTH", "OTHER_RGB", "QUESTIONS", "QUESTION_CLASSES", "VideoClips",
@@ -314,10 +314,7 @@ def make_video_clips(n: int, *, seed: int = 0, n_frames: int = 10, image_size: i
                           flicker)
     captions = write_video_captions(scripts)
     vocab = video_vocab()
-    rows = [[vocab.stoi[w] for w in tokenize(c)] + [vocab.eos_id] for c in captions]
-    tokens = torch.full((n, CAPTION_MAX_LEN), vocab.pad_id, dtype=torch.int64)
-    for i, r in enumerate(rows):
-        tokens[i, : len(r)] = torch.tensor(r)
+    tokens, _ = vocab.encode([tokenize(c) + [EOS] for c in captions], max_len=CAPTION_MAX_LEN)  # ids, <eos>, padding
     answers = {k: torch.as_tensor(v) for k, v in scripts.answers().items()}
     info = dict(seed=seed, n_frames=n_frames, image_size=image_size, noise=noise, flicker=flicker)
     return VideoClips(frames, scripts, answers, torch.as_tensor(scripts.keyframes()), captions, tokens, vocab, info)
