@@ -72,7 +72,7 @@ def _train_fsdp(args: argparse.Namespace, device: torch.device, data: tuple) -> 
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     model = toy_model(args.width, seed=args.seed).to(device)
-    full_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    full_bytes = distributed.measured_state_bytes(model)["weights"]  # before sharding: the whole model
     distributed.shard_model(model, layers=[*model.encoders, model.fusion])
     local_bytes = sum(p.to_local().numel() * p.element_size() for p in model.parameters())  # this shard
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)

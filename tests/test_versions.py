@@ -108,8 +108,8 @@ def make_project(tmp_path: pathlib.Path, version: str, changelog: str) -> pathli
     """A copy of the project's metadata and one chapter, with another version and changelog."""
     root = tmp_path / "project"
     (root / "notebooks").mkdir(parents=True)
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    (root / "pyproject.toml").write_text(text.replace(f'version = "{VERSION}"', f'version = "{version}"'))
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    set_version(root, version)
     (root / "CHANGELOG.md").write_text(changelog)
     shutil.copy(ROOT / "notebooks" / "01_multimodal_models.ipynb", root / "notebooks")
     return root
