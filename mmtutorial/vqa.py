@@ -229,16 +229,23 @@ def make_vqa(n: int, n_objects: Sequence[int] = (2, 3), *, seed: int = 0, kinds:
     return data.subset(order)
 
 
-def accuracy_by_kind(predictions: torch.Tensor, answers: torch.Tensor, kind: torch.Tensor) -> dict[str, float]:
-    """Accuracy of `predictions` (N,) (answer ids, or logits (N, A)) per question kind present in `kind` (N,)."""
+def accuracy_by_kind(predictions: torch.Tensor, answers: torch.Tensor, kind: torch.Tensor,
+                     names: Sequence[str] = VQA_KINDS) -> dict[str, float]:
+    """Accuracy of `predictions` (N,) (answer ids, or logits (N, A)) per question kind present in `kind` (N,).
+
+    ``kind`` indexes ``names``: the VQA chapter's kinds by default, another task's list otherwise.
+    """
     check_tensor("answers", answers, "(N,)", dtype="int")
     check_tensor("kind", kind, "(N,)", dtype="int")
     if predictions.dim() == 2:
         predictions = predictions.argmax(dim=1)
     check_same_length(predictions=predictions, answers=answers, kind=kind)
-    right = (predictions.cpu() == answers.cpu()).float()
     kind = kind.cpu()
-    return {name: float(right[kind == k].mean()) for k, name in enumerate(VQA_KINDS) if bool((kind == k).any())}
+    if len(kind) and not 0 <= int(kind.min()) <= int(kind.max()) < len(names):
+        raise ValueError(f"kind must index names (0 to {len(names) - 1}), got values in "
+                         f"[{int(kind.min())}, {int(kind.max())}]")
+    right = (predictions.cpu() == answers.cpu()).float()
+    return {name: float(right[kind == k].mean()) for k, name in enumerate(names) if bool((kind == k).any())}
 
 
 # ----- models ----------------------------------------------------------------------------------

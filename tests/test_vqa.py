@@ -114,6 +114,10 @@ def test_accuracy_by_kind():
                                                                            "position": 0.0}
     logits = F.one_hot(answers, len(VQA_ANSWERS)).float()
     assert accuracy_by_kind(logits, answers, kind)["color"] == 1.0
+    assert accuracy_by_kind(torch.tensor([0, 0, 6, 16]), answers, kind, names=("a", "b", "c", "d")) == {
+        "a": 0.5, "b": 1.0, "d": 0.0}
+    with pytest.raises(ValueError, match="kind must index names"):
+        accuracy_by_kind(answers, answers, kind, names=("a", "b"))
     with pytest.raises(ValueError, match="same length"):
         accuracy_by_kind(answers[:3], answers, kind)
 
